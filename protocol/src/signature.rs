@@ -1,0 +1,520 @@
+//! Author keys, signing, and signature verification, single and batched.
+//!
+//! Two nodes must never disagree about whether an event is valid, or the network splits into
+//! views that cannot converge. Ed25519 implementations differ exactly where that matters: the
+//! cofactorless check (`verify_strict`) and a batch check give different answers for points with a
+//! small torsion component. So both paths here use the same rule (the insight of ZIP-215), plus
+//! the strict rejections:
+//!
+//! - the key `A` and the nonce point `R` must be canonical encodings (y < p) and not of small order;
+//! - `S` must be a canonical scalar (< ℓ);
+//! - the equation is the cofactored one, `[8][S]B = [8]R + [8][k]A` with `k = SHA-512(R‖A‖M)`.
+//!
+//! A batch of such equations, combined with random 128-bit coefficients derived from every input
+//! (so a forger cannot choose them), holds exactly when each equation holds, up to a 2⁻¹²⁸
+//! chance. Single and batch verification therefore accept the same set; the conformance vectors
+//! pin a mixed-order `R` that a cofactorless verifier would reject.
+
+use crate::id::{AuthorId, EventId, context};
+use crate::limits::VERIFY_BATCH_SIGNATURES_MAX;
+use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
+use ed25519_dalek::Signer as _;
+use rand_core::CryptoRngCore;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha512};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Why a signature was not accepted. Every variant means "invalid"; they differ so a log or a
+/// conformance vector can say which rule failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// The author id is not the canonical encoding of a curve point.
+    #[error("author key is not a valid curve point")]
+    MalformedKey,
+    /// The author id is a point of small order, for which any message verifies.
+    #[error("author key is a small-order point")]
+    WeakKey,
+    /// The signature's `R` is not the canonical encoding of a curve point.
+    #[error("signature R is not a valid curve point")]
+    MalformedR,
+    /// The signature's `R` is a point of small order.
+    #[error("signature R is a small-order point")]
+    WeakR,
+    /// The signature's `S` is not reduced modulo the group order (a malleated signature).
+    #[error("signature S is not a canonical scalar")]
+    NonCanonicalS,
+    /// Everything is well formed but the equation does not hold: wrong key, message or forgery.
+    #[error("signature does not match the author key and event id")]
+    Mismatch,
+}
+
+impl SignatureError {
+    /// A stable snake_case name for logs, APIs and conformance vectors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SignatureError::MalformedKey => "malformed_key",
+            SignatureError::WeakKey => "weak_key",
+            SignatureError::MalformedR => "malformed_r",
+            SignatureError::WeakR => "weak_r",
+            SignatureError::NonCanonicalS => "non_canonical_s",
+            SignatureError::Mismatch => "signature_mismatch",
+        }
+    }
+}
+
+/// An ed25519 signature over an [`EventId`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Signature(pub [u8; 64]);
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({})", hex_lower(&self.0))
+    }
+}
+
+impl Serialize for Signature {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.serialize_str(&hex_lower(&self.0))
+        } else {
+            serializer.serialize_bytes(&self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Signature {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let bytes: Vec<u8> = if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            hex_decode(&text).ok_or_else(|| D::Error::custom("signature is not hex"))?
+        } else {
+            serde_bytes_vec(deserializer)?
+        };
+        let array: [u8; 64] = bytes
+            .try_into()
+            .map_err(|_| D::Error::custom("signature must be 64 bytes"))?;
+        Ok(Signature(array))
+    }
+}
+
+fn serde_bytes_vec<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+    struct BytesVisitor;
+    impl<'de> serde::de::Visitor<'de> for BytesVisitor {
+        type Value = Vec<u8>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("64 signature bytes")
+        }
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(v.to_vec())
+        }
+    }
+    deserializer.deserialize_bytes(BytesVisitor)
+}
+
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)] as char);
+        out.push(DIGITS[usize::from(byte & 0x0f)] as char);
+    }
+    out
+}
+
+pub(crate) fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    text.as_bytes()
+        .chunks(2)
+        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+        .collect()
+}
+
+/// An author's signing key. It never appears in `Debug` output or logs.
+pub struct AuthorKey {
+    signing: ed25519_dalek::SigningKey,
+}
+
+impl fmt::Debug for AuthorKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AuthorKey({}, secret redacted)", self.author())
+    }
+}
+
+impl AuthorKey {
+    /// A fresh key from the given cryptographic RNG (the caller chooses OS randomness or a seed).
+    pub fn generate(rng: &mut impl CryptoRngCore) -> AuthorKey {
+        AuthorKey {
+            signing: ed25519_dalek::SigningKey::generate(rng),
+        }
+    }
+
+    /// The key whose 32-byte secret seed is `secret`.
+    pub fn from_secret_bytes(secret: &[u8; 32]) -> AuthorKey {
+        AuthorKey {
+            signing: ed25519_dalek::SigningKey::from_bytes(secret),
+        }
+    }
+
+    /// The 32-byte secret seed, for writing to a 0600 key file. Handle with care.
+    pub fn secret_bytes(&self) -> [u8; 32] {
+        self.signing.to_bytes()
+    }
+
+    /// The author this key signs for.
+    pub fn author(&self) -> AuthorId {
+        AuthorId(self.signing.verifying_key().to_bytes())
+    }
+
+    /// Signs an event id.
+    pub fn sign(&self, id: &EventId) -> Signature {
+        Signature(self.signing.sign(&id.0).to_bytes())
+    }
+}
+
+/// One signature to check: who claims to have signed which event id.
+#[derive(Clone, Copy, Debug)]
+pub struct SignedId<'a> {
+    /// The claimed signer.
+    pub author: &'a AuthorId,
+    /// The signed event id.
+    pub id: &'a EventId,
+    /// The signature.
+    pub signature: &'a Signature,
+}
+
+/// A signature whose encodings passed the strict checks, ready for the equation.
+struct Prepared {
+    a: EdwardsPoint,
+    r: EdwardsPoint,
+    s: Scalar,
+    k: Scalar,
+}
+
+/// The field prime 2^255 - 19, little-endian, for the canonical-encoding check.
+const FIELD_PRIME_LE: [u8; 32] = {
+    let mut p = [0xffu8; 32];
+    p[0] = 0xed;
+    p[31] = 0x7f;
+    p
+};
+
+/// Decompresses a point, refusing non-canonical encodings (y ≥ p) and small-order points.
+///
+/// The x = 0 points whose sign bit can be set non-canonically are all of small order, so with
+/// both checks every accepted point has exactly one accepted encoding.
+fn decompress_strict(bytes: &[u8; 32]) -> Result<EdwardsPoint, PointError> {
+    let mut y = *bytes;
+    y[31] &= 0x7f;
+    // Little-endian comparison y < p, from the most significant byte down.
+    let mut below_prime = false;
+    for i in (0..32).rev() {
+        if y[i] != FIELD_PRIME_LE[i] {
+            below_prime = y[i] < FIELD_PRIME_LE[i];
+            break;
+        }
+    }
+    if !below_prime {
+        return Err(PointError::Malformed);
+    }
+    let point = CompressedEdwardsY(*bytes)
+        .decompress()
+        .ok_or(PointError::Malformed)?;
+    if point.is_small_order() {
+        return Err(PointError::SmallOrder);
+    }
+    Ok(point)
+}
+
+enum PointError {
+    Malformed,
+    SmallOrder,
+}
+
+fn prepare(item: &SignedId<'_>) -> Result<Prepared, SignatureError> {
+    let a = decompress_strict(&item.author.0).map_err(|e| match e {
+        PointError::Malformed => SignatureError::MalformedKey,
+        PointError::SmallOrder => SignatureError::WeakKey,
+    })?;
+    let mut r_bytes = [0u8; 32];
+    r_bytes.copy_from_slice(&item.signature.0[..32]);
+    let r = decompress_strict(&r_bytes).map_err(|e| match e {
+        PointError::Malformed => SignatureError::MalformedR,
+        PointError::SmallOrder => SignatureError::WeakR,
+    })?;
+    let mut s_bytes = [0u8; 32];
+    s_bytes.copy_from_slice(&item.signature.0[32..]);
+    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))
+        .ok_or(SignatureError::NonCanonicalS)?;
+    let mut hash = Sha512::new();
+    hash.update(r_bytes);
+    hash.update(item.author.0);
+    hash.update(item.id.0);
+    let k = Scalar::from_bytes_mod_order_wide(&hash.finalize().into());
+    Ok(Prepared { a, r, s, k })
+}
+
+/// Verifies one signature under the rules in the module docs.
+pub fn verify(item: &SignedId<'_>) -> Result<(), SignatureError> {
+    let p = prepare(item)?;
+    // [S]B - [k]A - R, multiplied by the cofactor, must be the identity.
+    let sb_minus_ka = EdwardsPoint::vartime_double_scalar_mul_basepoint(&p.k, &-p.a, &p.s);
+    if (sb_minus_ka - p.r).mul_by_cofactor().is_identity() {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
+/// Verifies many signatures at once and says which, if any, are bad.
+///
+/// Returns one result per input, in input order. Well-formed signatures are checked together in
+/// one multi-scalar multiplication (terms for the same author are merged, which makes a batch
+/// from one author's log much cheaper); only when that combined check fails is each signature
+/// checked on its own to find the culprits. The results are exactly those of calling [`verify`]
+/// on each item.
+pub fn verify_batch(items: &[SignedId<'_>]) -> Vec<Result<(), SignatureError>> {
+    let mut results = Vec::with_capacity(items.len());
+    for chunk in items.chunks(VERIFY_BATCH_SIGNATURES_MAX) {
+        verify_chunk(chunk, &mut results);
+    }
+    results
+}
+
+fn verify_chunk(items: &[SignedId<'_>], results: &mut Vec<Result<(), SignatureError>>) {
+    let first = results.len();
+    let mut prepared = Vec::with_capacity(items.len());
+    for item in items {
+        match prepare(item) {
+            Ok(p) => {
+                prepared.push((results.len(), p));
+                results.push(Ok(()));
+            }
+            Err(e) => results.push(Err(e)),
+        }
+    }
+    if prepared.is_empty() || batch_equation_holds(items, first, &prepared) {
+        return;
+    }
+    for (index, _) in &prepared {
+        results[*index] = verify(&items[*index - first]);
+    }
+}
+
+/// Checks Σ zᵢ·[8]([Sᵢ]B − Rᵢ − [kᵢ]Aᵢ) = 0 for coefficients zᵢ bound to every input.
+fn batch_equation_holds(
+    items: &[SignedId<'_>],
+    first: usize,
+    prepared: &[(usize, Prepared)],
+) -> bool {
+    // The coefficients come from a hash of every key, id and signature in the batch, so they are
+    // fixed only after the forger has committed to all of them (Fiat-Shamir), and two nodes
+    // checking the same batch compute the same thing.
+    let mut transcript = blake3::Hasher::new_derive_key(context::BATCH_VERIFY);
+    for (index, _) in prepared {
+        let item = &items[*index - first];
+        transcript.update(&item.author.0);
+        transcript.update(&item.id.0);
+        transcript.update(&item.signature.0);
+    }
+    let mut coefficients = transcript.finalize_xof();
+
+    let mut basepoint_scalar = Scalar::ZERO;
+    let mut scalars = Vec::with_capacity(prepared.len() + 8);
+    let mut points = Vec::with_capacity(prepared.len() + 8);
+    // Terms for the same key are merged: a batch of one author's log needs one A term in total.
+    let mut key_scalars: BTreeMap<[u8; 32], (Scalar, EdwardsPoint)> = BTreeMap::new();
+    for (index, p) in prepared {
+        let mut z_bytes = [0u8; 32];
+        coefficients.fill(&mut z_bytes[..16]);
+        let z = Scalar::from_bytes_mod_order(z_bytes);
+        basepoint_scalar += z * p.s;
+        scalars.push(-z);
+        points.push(p.r);
+        let entry = key_scalars
+            .entry(items[*index - first].author.0)
+            .or_insert((Scalar::ZERO, p.a));
+        entry.0 -= z * p.k;
+    }
+    for (scalar, point) in key_scalars.into_values() {
+        scalars.push(scalar);
+        points.push(point);
+    }
+    scalars.push(basepoint_scalar);
+    points.push(ED25519_BASEPOINT_POINT);
+    EdwardsPoint::vartime_multiscalar_mul(scalars, points)
+        .mul_by_cofactor()
+        .is_identity()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use curve25519_dalek::constants::EIGHT_TORSION;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    fn key(seed: u8) -> AuthorKey {
+        AuthorKey::from_secret_bytes(&[seed; 32])
+    }
+
+    #[test]
+    fn sign_then_verify() {
+        let k = key(1);
+        let id = EventId([42; 32]);
+        let sig = k.sign(&id);
+        let author = k.author();
+        assert_eq!(
+            verify(&SignedId {
+                author: &author,
+                id: &id,
+                signature: &sig
+            }),
+            Ok(())
+        );
+        let other = EventId([43; 32]);
+        assert_eq!(
+            verify(&SignedId {
+                author: &author,
+                id: &other,
+                signature: &sig
+            }),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn generated_keys_differ_and_debug_hides_the_secret() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let a = AuthorKey::generate(&mut rng);
+        let b = AuthorKey::generate(&mut rng);
+        assert_ne!(a.author(), b.author());
+        let shown = format!("{a:?}");
+        assert!(shown.contains("redacted"));
+        assert!(!shown.contains(&hex_lower(&a.secret_bytes())));
+    }
+
+    #[test]
+    fn small_order_key_and_r_are_rejected_by_both_paths() {
+        let id = EventId([1; 32]);
+        // The identity point as a key: every signature with R = identity and S = 0 would "verify".
+        let weak = AuthorId(EIGHT_TORSION[0].compress().to_bytes());
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&EIGHT_TORSION[0].compress().to_bytes());
+        let sig = Signature(sig);
+        let item = SignedId {
+            author: &weak,
+            id: &id,
+            signature: &sig,
+        };
+        assert_eq!(verify(&item), Err(SignatureError::WeakKey));
+        assert_eq!(verify_batch(&[item]), vec![Err(SignatureError::WeakKey)]);
+
+        let good = key(2).author();
+        let item = SignedId {
+            author: &good,
+            id: &id,
+            signature: &sig,
+        };
+        assert_eq!(verify(&item), Err(SignatureError::WeakR));
+        assert_eq!(verify_batch(&[item]), vec![Err(SignatureError::WeakR)]);
+    }
+
+    #[test]
+    fn non_canonical_s_is_rejected() {
+        let k = key(3);
+        let id = EventId([9; 32]);
+        let mut sig = k.sign(&id);
+        // S + ℓ is the classic malleation: same value mod ℓ, different bytes.
+        let s = Scalar::from_canonical_bytes(sig.0[32..].try_into().unwrap()).unwrap();
+        let ell: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut sum = [0u8; 32];
+        let mut carry = 0u16;
+        for i in 0..32 {
+            let v = u16::from(s.as_bytes()[i]) + u16::from(ell[i]) + carry;
+            sum[i] = v as u8;
+            carry = v >> 8;
+        }
+        if carry == 0 && sum[31] & 0xe0 == 0 {
+            sig.0[32..].copy_from_slice(&sum);
+            let author = k.author();
+            let item = SignedId {
+                author: &author,
+                id: &id,
+                signature: &sig,
+            };
+            assert_eq!(verify(&item), Err(SignatureError::NonCanonicalS));
+            assert_eq!(
+                verify_batch(&[item]),
+                vec![Err(SignatureError::NonCanonicalS)]
+            );
+        }
+    }
+
+    #[test]
+    fn batch_names_the_bad_signature() {
+        let keys: Vec<AuthorKey> = (0..5).map(key).collect();
+        let authors: Vec<AuthorId> = keys.iter().map(AuthorKey::author).collect();
+        let ids: Vec<EventId> = (0..10u8).map(|i| EventId([i; 32])).collect();
+        let mut sigs: Vec<Signature> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| keys[i % 5].sign(id))
+            .collect();
+        sigs[6].0[40] ^= 1;
+        let items: Vec<SignedId<'_>> = (0..10)
+            .map(|i| SignedId {
+                author: &authors[i % 5],
+                id: &ids[i],
+                signature: &sigs[i],
+            })
+            .collect();
+        let results = verify_batch(&items);
+        for (i, result) in results.iter().enumerate() {
+            assert_eq!(*result, verify(&items[i]), "item {i}");
+            assert_eq!(result.is_ok(), i != 6, "item {i}");
+        }
+    }
+
+    #[test]
+    fn batch_of_valid_signatures_passes_and_empty_batch_is_empty() {
+        let k = key(4);
+        let author = k.author();
+        let ids: Vec<EventId> = (0..40u8).map(|i| EventId([i; 32])).collect();
+        let sigs: Vec<Signature> = ids.iter().map(|id| k.sign(id)).collect();
+        let items: Vec<SignedId<'_>> = ids
+            .iter()
+            .zip(&sigs)
+            .map(|(id, signature)| SignedId {
+                author: &author,
+                id,
+                signature,
+            })
+            .collect();
+        assert!(verify_batch(&items).iter().all(Result::is_ok));
+        assert!(verify_batch(&[]).is_empty());
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        let bytes = [0u8, 1, 0xab, 0xff];
+        assert_eq!(hex_decode(&hex_lower(&bytes)), Some(bytes.to_vec()));
+        assert_eq!(hex_decode("abc"), None);
+        assert_eq!(hex_decode("zz"), None);
+    }
+}
