@@ -18,6 +18,7 @@ pub mod log;
 pub mod moderation;
 pub mod payload;
 pub mod signature;
+pub mod store;
 pub mod time;
 pub mod validate;
 

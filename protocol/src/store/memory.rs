@@ -1,0 +1,245 @@
+//! An in-memory [`Store`]: for the simulator, for engine tests, and as the reference that the
+//! persistent store's behaviour is checked against.
+
+use super::{Inserted, LogState, Store, StoreCounts, StoreError, TimelineCursor};
+use crate::id::{AuthorId, EventId};
+use crate::log::{ForkEvidence, SamePosition, compare_position};
+use crate::payload::Payload;
+use crate::time::Timestamp;
+use crate::validate::VerifiedEvent;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A [`Store`] that keeps everything in ordered maps. Flushing does nothing; nothing survives
+/// the process.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStore {
+    events: BTreeMap<EventId, VerifiedEvent>,
+    logs: BTreeMap<(AuthorId, u64), Vec<EventId>>,
+    states: BTreeMap<AuthorId, LogState>,
+    timeline: BTreeSet<(Timestamp, EventId)>,
+    replies: BTreeMap<EventId, Vec<EventId>>,
+    tombstones: BTreeMap<EventId, AuthorId>,
+    forks: BTreeSet<(AuthorId, u64)>,
+    settings: BTreeMap<String, Vec<u8>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn recompute_state(&mut self, author: &AuthorId) {
+        let highest = self
+            .logs
+            .range((*author, 0)..=(*author, u64::MAX))
+            .next_back()
+            .map_or(0, |((_, seq), _)| *seq);
+        let mut contiguous = 0;
+        while contiguous < highest && self.logs.contains_key(&(*author, contiguous + 1)) {
+            contiguous += 1;
+        }
+        if highest == 0 {
+            self.states.remove(author);
+        } else {
+            self.states.insert(
+                *author,
+                LogState {
+                    contiguous,
+                    highest,
+                },
+            );
+        }
+    }
+}
+
+/// Whether an event belongs in the timeline (posts and reposts).
+pub(crate) fn in_timeline(event: &VerifiedEvent) -> bool {
+    event.kind() == crate::payload::Kind::POST || event.kind() == crate::payload::Kind::REPOST
+}
+
+/// The event an event replies to, if it is a reply.
+pub(crate) fn reply_parent(event: &VerifiedEvent) -> Option<EventId> {
+    match event.content()? {
+        Payload::Post(post) => post.reply.map(|r| r.parent.id),
+        _ => None,
+    }
+}
+
+impl Store for MemoryStore {
+    fn insert(&mut self, event: &VerifiedEvent) -> Result<Inserted, StoreError> {
+        let id = event.id();
+        if let Some(held) = self.events.get_mut(&id) {
+            if held.payload_bytes().is_none() && event.payload_bytes().is_some() {
+                *held = event.clone();
+                if let Some(parent) = reply_parent(event) {
+                    self.replies.entry(parent).or_default().push(id);
+                }
+                return Ok(Inserted::PayloadFilled);
+            }
+            return Ok(Inserted::AlreadyHad);
+        }
+        let position = (event.author(), event.seq());
+        let mut fork: Option<ForkEvidence> = None;
+        if let Some(first) = self.logs.get(&position).and_then(|ids| ids.first()) {
+            if let Some(held) = self.events.get(first) {
+                if let SamePosition::Fork(evidence) = compare_position(held, event) {
+                    fork = Some(*evidence);
+                }
+            }
+        }
+        self.events.insert(id, event.clone());
+        self.logs.entry(position).or_default().push(id);
+        if in_timeline(event) {
+            self.timeline.insert((event.header().created_at, id));
+        }
+        if let Some(parent) = reply_parent(event) {
+            self.replies.entry(parent).or_default().push(id);
+        }
+        self.recompute_state(&event.author());
+        match fork {
+            Some(evidence) => {
+                self.forks.insert(position);
+                Ok(Inserted::Fork(Box::new(evidence)))
+            }
+            None => Ok(Inserted::New),
+        }
+    }
+
+    fn event(&self, id: &EventId) -> Result<Option<VerifiedEvent>, StoreError> {
+        Ok(self.events.get(id).cloned())
+    }
+
+    fn contains(&self, id: &EventId) -> Result<bool, StoreError> {
+        Ok(self.events.contains_key(id))
+    }
+
+    fn ids_at(&self, author: &AuthorId, seq: u64) -> Result<Vec<EventId>, StoreError> {
+        Ok(self.logs.get(&(*author, seq)).cloned().unwrap_or_default())
+    }
+
+    fn log(
+        &self,
+        author: &AuthorId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<VerifiedEvent>, StoreError> {
+        Ok(self
+            .logs
+            .range((*author, from_seq)..=(*author, u64::MAX))
+            .filter_map(|(_, ids)| ids.first().and_then(|id| self.events.get(id)).cloned())
+            .take(limit)
+            .collect())
+    }
+
+    fn log_state(&self, author: &AuthorId) -> Result<LogState, StoreError> {
+        Ok(self.states.get(author).copied().unwrap_or_default())
+    }
+
+    fn authors(&self) -> Result<Vec<AuthorId>, StoreError> {
+        Ok(self.states.keys().copied().collect())
+    }
+
+    fn erase_payload(&mut self, id: &EventId) -> Result<bool, StoreError> {
+        match self.events.get_mut(id) {
+            Some(event) if event.payload_bytes().is_some() => {
+                *event = event.without_payload();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn remove(&mut self, id: &EventId) -> Result<bool, StoreError> {
+        let Some(event) = self.events.remove(id) else {
+            return Ok(false);
+        };
+        let position = (event.author(), event.seq());
+        if let Some(ids) = self.logs.get_mut(&position) {
+            ids.retain(|held| held != id);
+            if ids.is_empty() {
+                self.logs.remove(&position);
+            }
+        }
+        self.timeline.remove(&(event.header().created_at, *id));
+        for children in self.replies.values_mut() {
+            children.retain(|child| child != id);
+        }
+        self.recompute_state(&event.author());
+        Ok(true)
+    }
+
+    fn add_tombstone(&mut self, id: &EventId, author: &AuthorId) -> Result<(), StoreError> {
+        self.tombstones.insert(*id, *author);
+        Ok(())
+    }
+
+    fn tombstone(&self, id: &EventId) -> Result<Option<AuthorId>, StoreError> {
+        Ok(self.tombstones.get(id).copied())
+    }
+
+    fn timeline(
+        &self,
+        authors: &dyn Fn(&AuthorId) -> bool,
+        before: Option<TimelineCursor>,
+        limit: usize,
+    ) -> Result<Vec<VerifiedEvent>, StoreError> {
+        let upper = before.map(|c| (c.created_at, c.id));
+        Ok(self
+            .timeline
+            .iter()
+            .rev()
+            .filter(|key| upper.is_none_or(|u| **key < u))
+            .filter_map(|(_, id)| self.events.get(id))
+            .filter(|e| authors(&e.author()))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn replies(&self, parent: &EventId) -> Result<Vec<EventId>, StoreError> {
+        let mut ids = self.replies.get(parent).cloned().unwrap_or_default();
+        ids.sort_by_key(|id| self.events.get(id).map(|e| (e.header().created_at, *id)));
+        ids.dedup();
+        Ok(ids)
+    }
+
+    fn forks(&self) -> Result<Vec<(AuthorId, u64)>, StoreError> {
+        Ok(self.forks.iter().copied().collect())
+    }
+
+    fn counts(&self) -> Result<StoreCounts, StoreError> {
+        Ok(StoreCounts {
+            events: self.events.len() as u64,
+            authors: self.states.len() as u64,
+            payloads: self
+                .events
+                .values()
+                .filter(|e| e.payload_bytes().is_some())
+                .count() as u64,
+        })
+    }
+
+    fn setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.settings.get(name).cloned())
+    }
+
+    fn put_setting(&mut self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.settings.insert(name.to_string(), value.to_vec());
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_store_passes_the_conformance_suite() {
+        super::super::conformance::run_all(MemoryStore::new);
+    }
+}

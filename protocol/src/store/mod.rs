@@ -1,0 +1,143 @@
+//! What a node keeps: the `Store` trait the engine is written against, and an in-memory store.
+//!
+//! The trait lives here, not in the node, so the engine and the simulator share it; the node's
+//! sled implementation and [`MemoryStore`] both run the same [`conformance`] suite. A store only
+//! ever holds [`VerifiedEvent`]s: validation happens before anything is written.
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+mod memory;
+
+pub use memory::MemoryStore;
+
+use crate::id::{AuthorId, EventId};
+use crate::log::ForkEvidence;
+use crate::time::Timestamp;
+use crate::validate::VerifiedEvent;
+use serde::{Deserialize, Serialize};
+
+/// A store failure. The engine cannot act on these beyond reporting them, so they carry text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The backend (disk, database) failed.
+    #[error("store backend failed: {0}")]
+    Backend(String),
+    /// Stored bytes no longer decode: the store was damaged outside our control.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// What [`Store::insert`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inserted {
+    /// A new event.
+    New,
+    /// The event was already held, and nothing changed.
+    AlreadyHad,
+    /// The event was held without its payload, and now has it.
+    PayloadFilled,
+    /// A different event was already held at the same author and seq; both are now kept.
+    Fork(Box<ForkEvidence>),
+}
+
+/// How much of an author's log a store holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogState {
+    /// Highest seq such that every event 1..=seq is held (0 when the first is missing).
+    pub contiguous: u64,
+    /// Highest seq held at all; above `contiguous` there are gaps.
+    pub highest: u64,
+}
+
+/// Sizes of what is stored, for status output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreCounts {
+    /// Events held (headers; with or without payload).
+    pub events: u64,
+    /// Authors with at least one event held.
+    pub authors: u64,
+    /// Events whose payload is held.
+    pub payloads: u64,
+}
+
+/// Where a page of the timeline starts: strictly older than this (time, id) pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TimelineCursor {
+    /// The `created_at` of the last item already seen.
+    pub created_at: Timestamp,
+    /// Its id, to break ties between events made in the same millisecond.
+    pub id: EventId,
+}
+
+/// Persistent storage of verified events and the node's own settings.
+///
+/// Writes may be buffered; [`Store::flush`] makes everything written so far durable. Every method
+/// that reads returns events in a documented, deterministic order.
+pub trait Store {
+    /// Adds an event and its indexes (author log, timeline, replies). Idempotent.
+    fn insert(&mut self, event: &VerifiedEvent) -> Result<Inserted, StoreError>;
+
+    /// The event with this id, if held.
+    fn event(&self, id: &EventId) -> Result<Option<VerifiedEvent>, StoreError>;
+
+    /// Whether the event is held (with or without payload).
+    fn contains(&self, id: &EventId) -> Result<bool, StoreError>;
+
+    /// Ids held at this position of an author's log: one normally, two or more after a fork,
+    /// in order of arrival.
+    fn ids_at(&self, author: &AuthorId, seq: u64) -> Result<Vec<EventId>, StoreError>;
+
+    /// Up to `limit` events of an author's log from `from_seq` upwards, in seq order, skipping
+    /// positions not held; at a forked position, the first event held.
+    fn log(
+        &self,
+        author: &AuthorId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<VerifiedEvent>, StoreError>;
+
+    /// How much of the author's log is held.
+    fn log_state(&self, author: &AuthorId) -> Result<LogState, StoreError>;
+
+    /// Every author with at least one event held, in id order.
+    fn authors(&self) -> Result<Vec<AuthorId>, StoreError>;
+
+    /// Erases an event's payload, keeping its header (an honoured deletion). Returns whether a
+    /// payload was there to erase.
+    fn erase_payload(&mut self, id: &EventId) -> Result<bool, StoreError>;
+
+    /// Removes an event entirely (host policy). Returns whether it was held.
+    fn remove(&mut self, id: &EventId) -> Result<bool, StoreError>;
+
+    /// Records that `id` was deleted by `author`, so if it arrives later its payload is dropped.
+    fn add_tombstone(&mut self, id: &EventId, author: &AuthorId) -> Result<(), StoreError>;
+
+    /// The author who deleted `id`, if a deletion was recorded.
+    fn tombstone(&self, id: &EventId) -> Result<Option<AuthorId>, StoreError>;
+
+    /// Newest-first events by any of `authors`, strictly older than `before`, at most `limit`.
+    fn timeline(
+        &self,
+        authors: &dyn Fn(&AuthorId) -> bool,
+        before: Option<TimelineCursor>,
+        limit: usize,
+    ) -> Result<Vec<VerifiedEvent>, StoreError>;
+
+    /// Ids of events that reply to `parent`, oldest first.
+    fn replies(&self, parent: &EventId) -> Result<Vec<EventId>, StoreError>;
+
+    /// Authors with recorded forks and the forked seqs, in order.
+    fn forks(&self) -> Result<Vec<(AuthorId, u64)>, StoreError>;
+
+    /// Counts for status output.
+    fn counts(&self) -> Result<StoreCounts, StoreError>;
+
+    /// A named setting of this node (follows, preferences, policy), if set.
+    fn setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Sets a named setting.
+    fn put_setting(&mut self, name: &str, value: &[u8]) -> Result<(), StoreError>;
+
+    /// Makes every write so far durable.
+    fn flush(&mut self) -> Result<(), StoreError>;
+}
