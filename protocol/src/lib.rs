@@ -11,6 +11,7 @@
 //! [`CheckedEvent::verify`] or [`validate::verify_batch`] → [`VerifiedEvent`], the only type the
 //! rest of the system accepts.
 
+pub mod engine;
 pub mod event;
 pub mod id;
 pub mod limits;
@@ -21,6 +22,7 @@ pub mod signature;
 pub mod store;
 pub mod time;
 pub mod validate;
+pub mod wire;
 
 pub use event::{DecodeError, Header, SignedEvent};
 pub use id::{AuthorId, EventId, IdParseError, ListId, PayloadHash, TypedId};

@@ -555,7 +555,7 @@ pub fn is_label_value(value: &str) -> bool {
 
 /// Deserializes a sequence, refusing one that declares or holds more than `max` items before
 /// allocating for them.
-fn bounded_vec<'de, D, T>(deserializer: D, max: usize) -> Result<Vec<T>, D::Error>
+pub(crate) fn bounded_vec<'de, D, T>(deserializer: D, max: usize) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,

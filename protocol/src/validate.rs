@@ -127,6 +127,11 @@ impl CheckedEvent {
         &self.event.header
     }
 
+    /// Whether the payload travelled with the header.
+    pub fn has_payload(&self) -> bool {
+        self.event.payload.is_some()
+    }
+
     /// Checks the signature, completing validation.
     pub fn verify(self) -> Result<VerifiedEvent, ValidationError> {
         signature::verify(&SignedId {

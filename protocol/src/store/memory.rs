@@ -81,12 +81,11 @@ impl Store for MemoryStore {
         }
         let position = (event.author(), event.seq());
         let mut fork: Option<ForkEvidence> = None;
-        if let Some(first) = self.logs.get(&position).and_then(|ids| ids.first()) {
-            if let Some(held) = self.events.get(first) {
-                if let SamePosition::Fork(evidence) = compare_position(held, event) {
-                    fork = Some(*evidence);
-                }
-            }
+        if let Some(first) = self.logs.get(&position).and_then(|ids| ids.first())
+            && let Some(held) = self.events.get(first)
+            && let SamePosition::Fork(evidence) = compare_position(held, event)
+        {
+            fork = Some(*evidence);
         }
         self.events.insert(id, event.clone());
         self.logs.entry(position).or_default().push(id);

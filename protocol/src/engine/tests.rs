@@ -1,0 +1,623 @@
+//! Engine behaviour through exact inputs: a tiny in-test network delivers outputs instantly.
+
+use super::*;
+use crate::moderation::host::HostPolicy;
+use crate::payload::{Action, Delete, EventRef, Label, Post, ReplyRef};
+use crate::store::MemoryStore;
+
+const T0: Timestamp = Timestamp(1_767_225_600_000);
+
+/// Engines indexed by position; peers are `usize`. Connections are symmetric.
+struct Net {
+    nodes: Vec<Engine<MemoryStore, usize>>,
+    links: BTreeSet<(usize, usize)>,
+    gossip: Vec<(usize, usize, Acceptance)>,
+    stored: Vec<(usize, EventId, Origin)>,
+    problems: Vec<(usize, String)>,
+}
+
+impl Net {
+    fn new(n: u8) -> Net {
+        let nodes = (0..n)
+            .map(|i| {
+                let key = AuthorKey::from_secret_bytes(&[i + 1; 32]);
+                Engine::new(key, MemoryStore::new(), EngineConfig::default(), T0).expect("engine")
+            })
+            .collect();
+        Net {
+            nodes,
+            links: BTreeSet::new(),
+            gossip: Vec::new(),
+            stored: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn author(&self, i: usize) -> AuthorId {
+        self.nodes[i].author()
+    }
+
+    fn connect(&mut self, a: usize, b: usize) {
+        self.links.insert((a.min(b), a.max(b)));
+        self.nodes[a].handle_connected(b, T0);
+        self.nodes[b].handle_connected(a, T0);
+        self.pump();
+    }
+
+    fn disconnect(&mut self, a: usize, b: usize) {
+        self.links.remove(&(a.min(b), a.max(b)));
+        self.nodes[a].handle_disconnected(&b, T0);
+        self.nodes[b].handle_disconnected(&a, T0);
+        self.pump();
+    }
+
+    fn linked(&self, a: usize, b: usize) -> bool {
+        self.links.contains(&(a.min(b), a.max(b)))
+    }
+
+    /// Delivers outputs until every engine is quiet. Gossip floods to linked peers that host
+    /// one of the topics (a stand-in for gossipsub's mesh).
+    fn pump(&mut self) {
+        for _round in 0..10_000 {
+            let mut busy = false;
+            for i in 0..self.nodes.len() {
+                while let Some(output) = self.nodes[i].poll_output() {
+                    busy = true;
+                    self.deliver(i, output);
+                }
+            }
+            if !busy {
+                return;
+            }
+        }
+        panic!("network did not settle");
+    }
+
+    fn deliver(&mut self, from: usize, output: Output<usize>) {
+        match output {
+            Output::Publish { id, topics, data } => {
+                // Flood along links to nodes hosting a topic; each node relays what is new to it.
+                let mut queue = vec![from];
+                while let Some(at) = queue.pop() {
+                    for to in 0..self.nodes.len() {
+                        let hosts = topics.iter().any(|t| self.nodes[to].hosted().contains(t));
+                        if to == at || !self.linked(at, to) || !hosts {
+                            continue;
+                        }
+                        let new = !self.nodes[to].store().contains(&id).unwrap_or(true);
+                        let acceptance = self.nodes[to].handle_gossip(&at, &data, T0);
+                        self.gossip.push((at, to, acceptance));
+                        if new && acceptance == Acceptance::Accept {
+                            queue.push(to);
+                        }
+                    }
+                }
+            }
+            Output::SendRequest { peer, request } => {
+                if self.linked(from, peer) {
+                    let response = self.nodes[peer].handle_request(&from, request.clone(), T0);
+                    // Through the wire encoding, as the daemon does.
+                    let response = Response::decode(&response.encode()).expect("decodes");
+                    self.nodes[from].handle_response(&peer, &request, response, T0);
+                } else {
+                    self.nodes[from].handle_request_failed(&peer, &request, T0);
+                }
+            }
+            Output::Stored { id, origin, .. } => self.stored.push((from, id, origin)),
+            Output::LogInconsistent { problem, .. } => self.problems.push((from, problem)),
+            Output::Misbehaved { reason, .. } => self.problems.push((from, reason)),
+            _ => {}
+        }
+    }
+
+    fn post(&mut self, i: usize, text: &str) -> VerifiedEvent {
+        let e = self.nodes[i]
+            .publish(
+                &Payload::Post(Post {
+                    text: text.into(),
+                    ..Post::default()
+                }),
+                T0,
+            )
+            .expect("publish");
+        self.pump();
+        e
+    }
+
+    fn follow(&mut self, i: usize, author: AuthorId) {
+        self.nodes[i].follow(author, T0).expect("follow");
+        self.pump();
+    }
+
+    fn has(&self, i: usize, id: &EventId) -> bool {
+        self.nodes[i].store().contains(id).expect("store")
+    }
+
+    fn payload(&self, i: usize, id: &EventId) -> Option<Vec<u8>> {
+        self.nodes[i]
+            .store()
+            .event(id)
+            .expect("store")
+            .and_then(|e| e.payload_bytes().map(<[u8]>::to_vec))
+    }
+}
+
+#[test]
+fn publish_chains_stores_and_queues_gossip() {
+    let mut net = Net::new(1);
+    // Startup announces the node's own author.
+    let startup: Vec<_> = std::iter::from_fn(|| net.nodes[0].poll_output()).collect();
+    let me = net.author(0);
+    assert!(startup.contains(&Output::Subscribe(me)));
+    assert!(startup.contains(&Output::StartProviding(me)));
+    let a = net.nodes[0]
+        .publish(
+            &Payload::Post(Post {
+                text: "one".into(),
+                ..Post::default()
+            }),
+            T0,
+        )
+        .expect("publish");
+    let b = net.nodes[0]
+        .publish(
+            &Payload::Post(Post {
+                text: "two".into(),
+                ..Post::default()
+            }),
+            T0,
+        )
+        .expect("publish");
+    assert_eq!(b.seq(), 2);
+    assert_eq!(b.header().prev, Some(a.id()));
+    let outputs: Vec<_> = std::iter::from_fn(|| net.nodes[0].poll_output()).collect();
+    let published: Vec<EventId> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Publish { id, topics, .. } => {
+                assert_eq!(topics, &vec![me]);
+                Some(*id)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(published, vec![a.id(), b.id()]);
+}
+
+#[test]
+fn followers_receive_posts_by_gossip() {
+    let mut net = Net::new(3);
+    net.connect(0, 1);
+    net.connect(0, 2);
+    let a = net.author(0);
+    net.follow(1, a);
+    net.follow(2, a);
+    let post = net.post(0, "hello followers");
+    assert!(net.has(1, &post.id()));
+    assert!(net.has(2, &post.id()));
+    assert!(net.stored.contains(&(1, post.id(), Origin::Gossip)));
+}
+
+#[test]
+fn seed_scenario_posts_survive_their_authors_node() {
+    // A posts 50, B follows and backfills, A disappears; D never met A, follows A, connects only
+    // to B, and ends up with all 50.
+    let mut net = Net::new(4);
+    let (a, b, d) = (0, 1, 3);
+    let ids: Vec<EventId> = (0..50)
+        .map(|i| net.post(a, &format!("post {i}")).id())
+        .collect();
+    net.connect(a, b);
+    net.follow(b, net.author(a));
+    assert!(ids.iter().all(|id| net.has(b, id)), "B backfilled from A");
+    net.disconnect(a, b);
+    net.follow(d, net.author(a));
+    net.connect(d, b);
+    assert!(
+        ids.iter().all(|id| net.has(d, id)),
+        "D backfilled from B alone"
+    );
+    let state = net.nodes[d]
+        .store()
+        .log_state(&net.author(a))
+        .expect("state");
+    assert_eq!((state.contiguous, state.highest), (50, 50));
+    assert!(
+        net.stored
+            .iter()
+            .any(|(n, _, o)| *n == d && *o == Origin::Backfill)
+    );
+}
+
+#[test]
+fn offline_node_catches_up_on_reconnect() {
+    let mut net = Net::new(3);
+    let (a, c) = (0, 2);
+    net.connect(a, c);
+    net.follow(c, net.author(a));
+    net.post(a, "before");
+    net.disconnect(a, c);
+    let missed: Vec<EventId> = (0..20)
+        .map(|i| net.post(a, &format!("missed {i}")).id())
+        .collect();
+    assert!(!net.has(c, &missed[0]));
+    net.connect(a, c);
+    assert!(missed.iter().all(|id| net.has(c, id)));
+}
+
+#[test]
+fn large_logs_backfill_in_bounded_batches() {
+    let mut net = Net::new(2);
+    let n = BACKFILL_BATCH_EVENTS_MAX as usize * 2 + 10;
+    for i in 0..n {
+        net.nodes[0]
+            .publish(
+                &Payload::Post(Post {
+                    text: format!("{i}"),
+                    ..Post::default()
+                }),
+                T0,
+            )
+            .expect("publish");
+    }
+    net.pump();
+    net.connect(0, 1);
+    net.follow(1, net.author(0));
+    let state = net.nodes[1]
+        .store()
+        .log_state(&net.author(0))
+        .expect("state");
+    assert_eq!(state.contiguous, n as u64);
+}
+
+#[test]
+fn a_strangers_reply_reaches_the_author_and_followers() {
+    let mut net = Net::new(3);
+    let (a, b, e) = (0, 1, 2);
+    net.connect(a, b);
+    net.connect(b, e);
+    net.follow(b, net.author(a));
+    let post = net.post(a, "original");
+    let r = EventRef {
+        author: net.author(a),
+        id: post.id(),
+    };
+    let reply = net.nodes[e]
+        .publish(
+            &Payload::Post(Post {
+                text: "a reply from a stranger".into(),
+                reply: Some(ReplyRef { root: r, parent: r }),
+                ..Post::default()
+            }),
+            T0,
+        )
+        .expect("publish");
+    net.pump();
+    assert!(net.has(b, &reply.id()), "follower B got it on A's topic");
+    net.connect(a, e);
+    let direct = net.nodes[e]
+        .publish(
+            &Payload::Post(Post {
+                text: "second reply".into(),
+                reply: Some(ReplyRef { root: r, parent: r }),
+                ..Post::default()
+            }),
+            T0,
+        )
+        .expect("publish");
+    net.pump();
+    assert!(net.has(a, &direct.id()), "A got the reply on its own topic");
+    let mut expected = vec![reply.id(), direct.id()];
+    expected.sort();
+    assert_eq!(
+        net.nodes[b].store().replies(&post.id()).expect("replies"),
+        expected
+    );
+}
+
+#[test]
+fn invalid_gossip_is_rejected_and_unwanted_is_ignored() {
+    let mut net = Net::new(2);
+    let good = net.nodes[0]
+        .publish(
+            &Payload::Post(Post {
+                text: "x".into(),
+                ..Post::default()
+            }),
+            T0,
+        )
+        .expect("publish");
+    let node = &mut net.nodes[1];
+    assert_eq!(node.handle_gossip(&0, b"garbage", T0), Acceptance::Reject);
+    let mut forged = good.encode();
+    let sig_at = crate::event::HEADER_BYTES_MIN + 3;
+    forged[sig_at] ^= 1;
+    assert_eq!(node.handle_gossip(&0, &forged, T0), Acceptance::Reject);
+    let mut tampered = good.encode();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert_eq!(node.handle_gossip(&0, &tampered, T0), Acceptance::Reject);
+    assert_eq!(
+        node.handle_gossip(&0, &vec![0u8; 70_000], T0),
+        Acceptance::Reject
+    );
+    let early = Timestamp(T0.0 - 3_600_000);
+    assert_eq!(
+        node.handle_gossip(&0, &good.encode(), early),
+        Acceptance::Ignore
+    );
+    assert!(!node.store().contains(&good.id()).expect("store"));
+
+    node.update_settings(
+        |s| {
+            s.host_policy = HostPolicy {
+                blocked_authors: [good.author()].into(),
+                ..HostPolicy::default()
+            }
+        },
+        T0,
+    )
+    .expect("settings");
+    assert_eq!(
+        node.handle_gossip(&0, &good.encode(), T0),
+        Acceptance::Ignore
+    );
+    assert!(!node.store().contains(&good.id()).expect("store"));
+    assert_eq!(node.store().counts().expect("counts").events, 0);
+}
+
+#[test]
+fn deletion_erases_payloads_everywhere_and_keeps_headers() {
+    let mut net = Net::new(2);
+    net.connect(0, 1);
+    net.follow(1, net.author(0));
+    let post = net.post(0, "regret");
+    assert!(net.payload(1, &post.id()).is_some());
+    net.nodes[0]
+        .publish(
+            &Payload::Delete(Delete {
+                targets: vec![post.id()],
+            }),
+            T0,
+        )
+        .expect("delete");
+    net.pump();
+    for node in 0..2 {
+        assert!(net.has(node, &post.id()), "header stays on node {node}");
+        assert_eq!(
+            net.payload(node, &post.id()),
+            None,
+            "payload gone on node {node}"
+        );
+    }
+}
+
+#[test]
+fn deletion_arriving_first_leaves_a_tombstone() {
+    let mut net = Net::new(2);
+    let post = net.post(0, "regret");
+    let delete = net.nodes[0]
+        .publish(
+            &Payload::Delete(Delete {
+                targets: vec![post.id()],
+            }),
+            T0,
+        )
+        .expect("delete");
+    net.pump();
+    // Node 1 sees the deletion before the post (gossip order), then the post by backfill.
+    assert_eq!(
+        net.nodes[1].handle_gossip(&0, &delete.encode(), T0),
+        Acceptance::Accept
+    );
+    net.nodes[1].handle_gossip(&0, &post.encode(), T0);
+    assert!(net.has(1, &post.id()));
+    assert_eq!(net.payload(1, &post.id()), None);
+}
+
+#[test]
+fn nobody_deletes_someone_elses_event() {
+    let mut net = Net::new(2);
+    net.connect(0, 1);
+    net.follow(1, net.author(0));
+    let post = net.post(0, "mine");
+    let err = net.nodes[1]
+        .publish(
+            &Payload::Delete(Delete {
+                targets: vec![post.id()],
+            }),
+            T0,
+        )
+        .unwrap_err();
+    assert!(matches!(err, CommandError::Refused(_)));
+    // A forged-by-construction delete (made without the check) is ignored on ingest.
+    let key = AuthorKey::from_secret_bytes(&[2; 32]);
+    let rogue = sign_next(
+        &key,
+        None,
+        T0,
+        &Payload::Delete(Delete {
+            targets: vec![post.id()],
+        }),
+    )
+    .expect("signs");
+    net.nodes[0].handle_gossip(&1, &rogue.encode(), T0);
+    assert!(net.payload(0, &post.id()).is_some());
+}
+
+#[test]
+fn forks_are_kept_as_evidence_and_reported() {
+    let mut net = Net::new(2);
+    let key = AuthorKey::from_secret_bytes(&[1; 32]); // node 0's author key
+    let a = sign_next(
+        &key,
+        None,
+        T0,
+        &Payload::Post(Post {
+            text: "a".into(),
+            ..Post::default()
+        }),
+    )
+    .expect("a");
+    let b = sign_next(
+        &key,
+        None,
+        T0,
+        &Payload::Post(Post {
+            text: "b".into(),
+            ..Post::default()
+        }),
+    )
+    .expect("b");
+    assert_eq!(
+        net.nodes[1].handle_gossip(&0, &a.encode(), T0),
+        Acceptance::Accept
+    );
+    assert_eq!(
+        net.nodes[1].handle_gossip(&0, &b.encode(), T0),
+        Acceptance::Accept
+    );
+    net.pump();
+    assert!(net.has(1, &a.id()) && net.has(1, &b.id()));
+    assert_eq!(
+        net.nodes[1].store().forks().expect("forks"),
+        vec![(a.author(), 1)]
+    );
+    assert!(
+        net.problems
+            .iter()
+            .any(|(n, p)| *n == 1 && p.contains("fork"))
+    );
+}
+
+#[test]
+fn moderation_feed_hides_for_subscribers_only_and_host_policy_refuses() {
+    let mut net = Net::new(4);
+    let (author, viewer, moderator, bystander) = (0, 1, 2, 3);
+    for other in [viewer, moderator, bystander] {
+        net.connect(author, other);
+    }
+    net.connect(viewer, moderator);
+    net.follow(viewer, net.author(author));
+    net.follow(bystander, net.author(author));
+    let feed = net.author(moderator);
+    net.nodes[viewer]
+        .subscribe_feed(feed, [("violence".to_string(), Action::Hide)].into(), T0)
+        .expect("subscribe");
+    net.pump();
+    let post = net.post(author, "something violent");
+    net.nodes[moderator]
+        .publish(
+            &Payload::Label(Label {
+                target: LabelTarget::Event(EventRef {
+                    author: post.author(),
+                    id: post.id(),
+                }),
+                value: "violence".into(),
+                reason: None,
+                expires_at: None,
+                negate: false,
+            }),
+            T0,
+        )
+        .expect("label");
+    net.pump();
+    let verdict = |net: &Net, node: usize| {
+        let timeline = net.nodes[node].timeline(None, 10, T0).expect("timeline");
+        timeline
+            .iter()
+            .find(|(e, _)| e.id() == post.id())
+            .map(|(_, v)| v.action)
+    };
+    assert_eq!(verdict(&net, viewer), Some(Action::Hide));
+    assert_eq!(verdict(&net, bystander), Some(Action::Show));
+
+    // The bystander's operator refuses the label: the stored post is dropped.
+    net.connect(bystander, moderator);
+    net.nodes[bystander]
+        .update_settings(
+            |s| {
+                s.host_policy
+                    .refused_labels
+                    .insert((net_author(2), "violence".into()));
+            },
+            T0,
+        )
+        .expect("policy");
+    net.pump();
+    assert!(!net.has(bystander, &post.id()), "refused post dropped");
+    assert_eq!(
+        net.nodes[bystander].handle_gossip(&author, &post.encode(), T0),
+        Acceptance::Ignore
+    );
+}
+
+fn net_author(i: u8) -> AuthorId {
+    AuthorKey::from_secret_bytes(&[i + 1; 32]).author()
+}
+
+#[test]
+fn serving_ranges_respects_bounds() {
+    let mut net = Net::new(1);
+    for i in 0..10 {
+        net.nodes[0]
+            .publish(
+                &Payload::Post(Post {
+                    text: format!("{i}"),
+                    ..Post::default()
+                }),
+                T0,
+            )
+            .expect("publish");
+    }
+    let author = net.author(0);
+    match net.nodes[0].handle_request(
+        &9,
+        Request::Range {
+            author,
+            from_seq: 4,
+            limit: 3,
+        },
+        T0,
+    ) {
+        Response::Events { events, more, .. } => {
+            assert_eq!(events.len(), 3);
+            assert!(more);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    match net.nodes[0].handle_request(
+        &9,
+        Request::Range {
+            author,
+            from_seq: 9,
+            limit: 100,
+        },
+        T0,
+    ) {
+        Response::Events { events, more, .. } => {
+            assert_eq!(events.len(), 2);
+            assert!(!more);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    match net.nodes[0].handle_request(
+        &9,
+        Request::Heads {
+            authors: vec![author, AuthorId([0; 32])],
+        },
+        T0,
+    ) {
+        Response::Heads { heads } => {
+            assert_eq!(
+                heads,
+                vec![Head {
+                    author,
+                    contiguous: 10,
+                    highest: 10
+                }]
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
