@@ -11,6 +11,7 @@
 //! [`CheckedEvent::verify`] or [`validate::verify_batch`] → [`VerifiedEvent`], the only type the
 //! rest of the system accepts.
 
+pub mod api;
 pub mod engine;
 pub mod event;
 pub mod id;

@@ -1,0 +1,399 @@
+//! The local HTTP API's request and response bodies, as plain serde data.
+//!
+//! They live in the protocol crate so the CLI can speak to the daemon without compiling libp2p
+//! or sled. Every path is under [`API_PREFIX`]; errors are [`ApiError`] with a stable `code`.
+
+use crate::id::{AuthorId, EventId, ListId, TypedId};
+use crate::moderation::Verdict;
+use crate::payload::{Action, LabelDefinition, ListPurpose, Payload};
+use crate::store::StoreCounts;
+use crate::time::Timestamp;
+use crate::validate::VerifiedEvent;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The version prefix of every API path.
+pub const API_PREFIX: &str = "/v1";
+
+/// The body of every error response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// What went wrong.
+    pub error: ApiErrorBody,
+}
+
+/// A stable error code and a message for people.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    /// Stable snake_case code (`unauthorized`, `not_found`, `bad_request`, …).
+    pub code: String,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+/// `GET /v1/status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// This node's author.
+    pub author: AuthorId,
+    /// This node's libp2p peer id.
+    pub peer_id: String,
+    /// Addresses the node listens on (with `/p2p/PEER_ID`, ready to share).
+    pub listen_addrs: Vec<String>,
+    /// Connected peers.
+    pub peers: Vec<String>,
+    /// What is stored.
+    pub counts: StoreCounts,
+    /// Authors hosted (own, followed, feeds, list owners).
+    pub hosted_authors: u64,
+    /// Followed authors.
+    pub following: u64,
+    /// Per hosted author: how much of their log is held.
+    pub sync: Vec<SyncState>,
+    /// The daemon's version.
+    pub version: String,
+}
+
+/// How much of one hosted author's log is held.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// The author.
+    pub author: AuthorId,
+    /// Events 1..=contiguous are held.
+    pub contiguous: u64,
+    /// Highest seq held.
+    pub highest: u64,
+}
+
+/// `POST /v1/connect`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectRequest {
+    /// A multiaddr, usually ending in `/p2p/PEER_ID`.
+    pub addr: String,
+}
+
+/// A label target given by id: an event or an author.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TargetId {
+    /// An event.
+    Event(EventId),
+    /// An author.
+    Author(AuthorId),
+}
+
+impl TargetId {
+    /// Parses `hbevent1…` or `hbauthor1…`.
+    pub fn parse(text: &str) -> Result<TargetId, crate::id::IdParseError> {
+        let trimmed = text.trim();
+        if trimmed.to_lowercase().starts_with(AuthorId::PREFIX) {
+            AuthorId::parse(trimmed).map(TargetId::Author)
+        } else {
+            EventId::parse(trimmed).map(TargetId::Event)
+        }
+    }
+}
+
+impl std::fmt::Display for TargetId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetId::Event(id) => id.fmt(f),
+            TargetId::Author(a) => a.fmt(f),
+        }
+    }
+}
+
+impl Serialize for TargetId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for TargetId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        TargetId::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `POST /v1/events`: what to publish. Referenced events must be stored on the node (it needs
+/// their authors to route the new event to them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PublishRequest {
+    /// A post.
+    Post {
+        /// The text.
+        text: String,
+        /// The event replied to.
+        #[serde(default)]
+        reply_to: Option<EventId>,
+        /// The event quoted.
+        #[serde(default)]
+        quote: Option<EventId>,
+        /// Tags without `#`.
+        #[serde(default)]
+        tags: Vec<String>,
+        /// Mentioned authors.
+        #[serde(default)]
+        mentions: Vec<AuthorId>,
+        /// Content warnings.
+        #[serde(default)]
+        self_labels: Vec<String>,
+    },
+    /// A repost.
+    Repost {
+        /// What to repost.
+        target: EventId,
+    },
+    /// A reaction.
+    Reaction {
+        /// What to react to.
+        target: EventId,
+        /// The emoji or word.
+        reaction: String,
+    },
+    /// A profile update.
+    Profile {
+        /// Display name.
+        name: String,
+        /// Bio.
+        #[serde(default)]
+        bio: String,
+    },
+    /// Delete own events.
+    Delete {
+        /// The events.
+        targets: Vec<EventId>,
+    },
+    /// A moderation label (or its negation).
+    Label {
+        /// An event or author id.
+        target: TargetId,
+        /// The label value.
+        value: String,
+        /// Why.
+        #[serde(default)]
+        reason: Option<String>,
+        /// When it stops applying.
+        #[serde(default)]
+        expires_at: Option<Timestamp>,
+        /// Retract instead of apply.
+        #[serde(default)]
+        negate: bool,
+    },
+    /// Declare this author a moderation feed.
+    LabelerDeclaration {
+        /// The feed's name.
+        name: String,
+        /// What it labels.
+        #[serde(default)]
+        description: String,
+        /// Its labels.
+        labels: Vec<LabelDefinition>,
+    },
+    /// Publish or replace a list.
+    List {
+        /// The list's name.
+        name: String,
+        /// What it is.
+        #[serde(default)]
+        description: String,
+        /// How subscribers use it.
+        purpose: ListPurpose,
+        /// Its members.
+        members: Vec<AuthorId>,
+    },
+}
+
+/// The answer to a publish, follow or unfollow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    /// The new event.
+    pub id: EventId,
+    /// Its position in this node's author log.
+    pub seq: u64,
+}
+
+/// `POST /v1/follows`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowRequest {
+    /// Who to follow.
+    pub author: AuthorId,
+}
+
+/// One event as clients see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedItem {
+    /// Its id.
+    pub id: EventId,
+    /// Its author.
+    pub author: AuthorId,
+    /// Position in the author's log.
+    pub seq: u64,
+    /// When it was made (ms since the epoch).
+    pub created_at: Timestamp,
+    /// `post`, `repost`, `label`, …
+    pub kind: String,
+    /// Text of a post (or a reaction).
+    pub text: Option<String>,
+    /// The event replied to.
+    pub reply_to: Option<EventId>,
+    /// The thread's root.
+    pub root: Option<EventId>,
+    /// The event quoted, reposted or reacted to.
+    pub target: Option<EventId>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Self-labels.
+    pub self_labels: Vec<String>,
+    /// The payload was erased by its author's deletion (or is not yet fetched).
+    pub deleted: bool,
+    /// The viewer's moderation verdict.
+    pub moderation: Verdict,
+}
+
+impl FeedItem {
+    /// The client view of a stored event with its verdict.
+    pub fn of(event: &VerifiedEvent, moderation: Verdict) -> FeedItem {
+        let mut item = FeedItem {
+            id: event.id(),
+            author: event.author(),
+            seq: event.seq(),
+            created_at: event.header().created_at,
+            kind: event.kind().name().to_string(),
+            text: None,
+            reply_to: None,
+            root: None,
+            target: None,
+            tags: Vec::new(),
+            self_labels: Vec::new(),
+            deleted: event.content().is_none(),
+            moderation,
+        };
+        match event.content() {
+            Some(Payload::Post(p)) => {
+                item.text = Some(p.text.clone());
+                item.reply_to = p.reply.map(|r| r.parent.id);
+                item.root = p.reply.map(|r| r.root.id);
+                item.target = p.quote.map(|q| q.id);
+                item.tags = p.tags.clone();
+                item.self_labels = p.self_labels.clone();
+            }
+            Some(Payload::Repost(r)) => item.target = Some(r.target.id),
+            Some(Payload::Reaction(r)) => {
+                item.target = Some(r.target.id);
+                item.text = Some(r.reaction.clone());
+            }
+            _ => {}
+        }
+        item
+    }
+}
+
+/// `GET /v1/timeline`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// Newest first.
+    pub items: Vec<FeedItem>,
+    /// Pass as `before` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// `GET /v1/events/{id}/thread`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thread {
+    /// The event asked for.
+    pub event: FeedItem,
+    /// Its ancestors held on this node, root first.
+    pub ancestors: Vec<FeedItem>,
+    /// Replies held, depth-first, oldest first at each level.
+    pub replies: Vec<FeedItem>,
+}
+
+/// `GET /v1/authors/{author}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorView {
+    /// The author.
+    pub author: AuthorId,
+    /// Newest profile's name.
+    pub name: Option<String>,
+    /// Newest profile's bio.
+    pub bio: Option<String>,
+    /// Whether this node follows them.
+    pub followed: bool,
+    /// How much of their log is held.
+    pub contiguous: u64,
+    /// Highest seq held.
+    pub highest: u64,
+    /// Their posts and reposts, newest first.
+    pub posts: Vec<FeedItem>,
+}
+
+/// One label in force on a target, from a subscribed feed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelView {
+    /// The feed.
+    pub feed: AuthorId,
+    /// The value.
+    pub value: String,
+    /// The feed's reason.
+    pub reason: Option<String>,
+    /// Expiry.
+    pub expires_at: Option<Timestamp>,
+    /// The deciding label event.
+    pub event: EventId,
+}
+
+/// `POST /v1/moderation/feeds`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedSubscribeRequest {
+    /// The feed.
+    pub feed: AuthorId,
+    /// Per-label actions overriding the feed's defaults.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, Action>,
+}
+
+/// `POST /v1/mutes` and `DELETE /v1/mutes`: exactly one field set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MuteRequest {
+    /// An author.
+    #[serde(default)]
+    pub author: Option<AuthorId>,
+    /// A word or phrase.
+    #[serde(default)]
+    pub word: Option<String>,
+    /// A tag.
+    #[serde(default)]
+    pub tag: Option<String>,
+}
+
+/// `POST /v1/lists/subscriptions`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListSubscribeRequest {
+    /// The list's owner.
+    pub owner: AuthorId,
+    /// The list's id.
+    pub list: ListId,
+}
+
+/// `PUT /v1/moderation/options`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModerationOptions {
+    /// Soften feed and list hides to warnings for followed authors.
+    pub always_show_followed: bool,
+}
+
+/// `POST /v1/host-policy/refuse` and `/block`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostPolicyChange {
+    /// With `label`: the feed whose label is refused.
+    #[serde(default)]
+    pub feed: Option<AuthorId>,
+    /// The refused label value.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// An author to block.
+    #[serde(default)]
+    pub author: Option<AuthorId>,
+}
