@@ -1,1 +1,193 @@
-fn main() {}
+//! `handbilld`: the Handbill node daemon.
+//!
+//! Keeps and serves the signed logs of the authors its user follows, gossips new events, backfills
+//! what it missed, and answers the local API. Exit codes: 0 after a clean shutdown, 1 on any error
+//! (the message says what to do), 2 on bad command-line usage.
+
+mod api;
+mod config;
+mod daemon;
+mod home;
+mod network;
+mod store;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use handbill_protocol::engine::{Engine, EngineConfig};
+use home::Home;
+use libp2p::{Multiaddr, identity, noise, tcp, yamux};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The Handbill node daemon.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// The node's home directory (keys, config, store). Created on first start.
+    #[arg(long, env = "HANDBILL_HOME")]
+    home: Option<PathBuf>,
+
+    /// Address to listen on for peers (repeatable). Default: TCP and QUIC on all interfaces at
+    /// the configured port.
+    #[arg(long, env = "HANDBILL_LISTEN", value_delimiter = ',')]
+    listen: Vec<String>,
+
+    /// Peer to connect to at start, as a multiaddr ending in /p2p/PEER_ID (repeatable). Adds to
+    /// the configured ones.
+    #[arg(long, env = "HANDBILL_BOOTSTRAP", value_delimiter = ',')]
+    bootstrap: Vec<String>,
+
+    /// Discover peers on the local network with mDNS.
+    #[arg(long, env = "HANDBILL_MDNS")]
+    mdns: bool,
+
+    /// Port of the local API on 127.0.0.1 (0 picks a free one).
+    #[arg(long, env = "HANDBILL_API_PORT")]
+    api_port: Option<u16>,
+}
+
+fn main() {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,libp2p_gossipsub=warn,libp2p_kad=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("handbilld: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(run(args)) {
+        eprintln!("handbilld: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Args) -> Result<()> {
+    let home = Home::at(match args.home {
+        Some(home) => home,
+        None => Home::default_root()?,
+    });
+    let created = home.init(|| {
+        identity::Keypair::generate_ed25519()
+            .to_protobuf_encoding()
+            .context("encoding a new node key")
+    })?;
+    let _lock = home.lock_exclusive()?;
+    let author_key = home.read_author_key()?;
+    let author = author_key.author();
+    let node_key = identity::Keypair::from_protobuf_encoding(&home.read_node_key()?)
+        .with_context(|| format!("{} is not a libp2p key", home.node_key().display()))?;
+    if created {
+        eprintln!(
+            "handbilld: initialised a new node in {}\n  author id: {author}\n  (keys are in author.key and node.key, readable only by you)",
+            home.root().display()
+        );
+    }
+    let file = config::FileConfig::load(&home.config())?;
+    let mdns = args.mdns || file.mdns;
+    let listen = if args.listen.is_empty() {
+        file.listen_addrs()
+    } else {
+        args.listen.clone()
+    };
+    let mut bootstrap = file.bootstrap.clone();
+    bootstrap.extend(args.bootstrap.iter().cloned());
+
+    let store = store::SledStore::open(&home.store())
+        .with_context(|| format!("opening the store in {}", home.store().display()))?;
+    let engine = Engine::new(author_key, store, EngineConfig::default(), daemon::now())
+        .context("loading the node's state from the store")?;
+
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(node_key)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )?
+        .with_quic()
+        .with_relay_client(noise::Config::new, yamux::Config::default)?
+        .with_behaviour(|key, relay| network::Behaviour::new(key, relay, mdns))
+        .map_err(|e| anyhow::anyhow!("building the network behaviour: {e}"))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+        .build();
+    for addr in &listen {
+        let addr: Multiaddr = addr
+            .parse()
+            .with_context(|| format!("--listen {addr} is not a multiaddr"))?;
+        swarm
+            .listen_on(addr.clone())
+            .with_context(|| format!("cannot listen on {addr}"))?;
+    }
+    for addr in &bootstrap {
+        let addr: Multiaddr = addr
+            .parse()
+            .with_context(|| format!("bootstrap address {addr} is not a multiaddr"))?;
+        if let Err(e) = daemon::dial(&mut swarm, addr.clone()) {
+            tracing::warn!("cannot dial bootstrap peer {addr}: {e}");
+        }
+    }
+    let peer_id = *swarm.local_peer_id();
+
+    let (shared, commands) = daemon::Shared::new(engine);
+    let api_port = args.api_port.unwrap_or(file.api_port);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
+        .await
+        .with_context(|| format!("binding the local API on 127.0.0.1:{api_port}"))?;
+    let api_addr = listener.local_addr().context("reading the API address")?;
+    let token = home.new_api_token()?;
+    let tmp = home.root().join("api.addr.tmp");
+    std::fs::write(&tmp, format!("http://{api_addr}\n"))
+        .and_then(|()| std::fs::rename(&tmp, home.api_addr()))
+        .with_context(|| format!("writing {}", home.api_addr().display()))?;
+    eprintln!(
+        "handbilld: author {author}\n  peer {peer_id}\n  local API http://{api_addr} (token in {})",
+        home.api_token().display()
+    );
+
+    let (stop, stopped) = watch::channel(false);
+    let state = api::ApiState {
+        shared: Arc::clone(&shared),
+        token: Arc::new(token),
+    };
+    let mut api_stopped = stopped.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, api::router(state))
+            .with_graceful_shutdown(async move {
+                let _ = api_stopped.changed().await;
+            })
+            .await
+    });
+    let network = tokio::spawn(daemon::run(swarm, Arc::clone(&shared), commands, stopped));
+
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    let _ = stop.send(true);
+    network.await.context("network loop panicked")??;
+    // Open event streams would hold the server forever; give requests in progress a moment.
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    let _ = std::fs::remove_file(home.api_addr());
+    eprintln!("handbilld: stopped; store flushed");
+    Ok(())
+}
+
+async fn wait_for_signal() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for SIGINT")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

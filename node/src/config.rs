@@ -1,0 +1,97 @@
+//! `config.toml`: the node's settings file, and how flags and environment override it.
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::path::Path;
+
+/// The commented config written on first start.
+pub const DEFAULT_CONFIG: &str = r#"# Handbill node configuration.
+# Command-line flags override environment variables, which override this file.
+
+# Port for peer-to-peer connections (TCP and QUIC). 0 picks a free port at every start.
+port = 4701
+
+# Addresses to listen on. Empty means TCP and QUIC on all interfaces at `port`.
+# Example: listen = ["/ip4/0.0.0.0/tcp/4701", "/ip4/0.0.0.0/udp/4701/quic-v1"]
+listen = []
+
+# Peers to connect to at start, as multiaddrs ending in /p2p/PEER_ID. There is no built-in list:
+# a node contacts only what you put here, what you connect to, and what those peers tell it about.
+bootstrap = []
+
+# Discover peers on the local network with mDNS.
+mdns = false
+
+# Port of the local HTTP API on 127.0.0.1. 0 picks a free port at every start; the chosen
+# address is written to api.addr in the home directory.
+api_port = 0
+"#;
+
+/// The config file's contents.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    /// P2P port.
+    pub port: u16,
+    /// Listen multiaddrs.
+    pub listen: Vec<String>,
+    /// Bootstrap multiaddrs.
+    pub bootstrap: Vec<String>,
+    /// mDNS on the LAN.
+    pub mdns: bool,
+    /// Local API port.
+    pub api_port: u16,
+}
+
+impl Default for FileConfig {
+    fn default() -> Self {
+        FileConfig {
+            port: 4701,
+            listen: Vec::new(),
+            bootstrap: Vec::new(),
+            mdns: false,
+            api_port: 0,
+        }
+    }
+}
+
+impl FileConfig {
+    /// Reads `path`; a missing file means defaults.
+    pub fn load(path: &Path) -> Result<FileConfig> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// The listen addresses to use when none are given on the command line.
+    pub fn listen_addrs(&self) -> Vec<String> {
+        if !self.listen.is_empty() {
+            return self.listen.clone();
+        }
+        vec![
+            format!("/ip4/0.0.0.0/tcp/{}", self.port),
+            format!("/ip4/0.0.0.0/udp/{}/quic-v1", self.port),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_file_parses_to_defaults() {
+        let parsed: FileConfig = toml::from_str(DEFAULT_CONFIG).unwrap();
+        assert_eq!(parsed, FileConfig::default());
+        assert_eq!(parsed.listen_addrs().len(), 2);
+    }
+
+    #[test]
+    fn unknown_keys_are_an_error() {
+        assert!(toml::from_str::<FileConfig>("prot = 1").is_err());
+    }
+}

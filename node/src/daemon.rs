@@ -1,0 +1,366 @@
+//! The daemon's event loop: carries libp2p events, API commands and time into the engine, and
+//! the engine's outputs out to the swarm. Every decision is the engine's; this only moves bytes.
+
+use crate::network::{Behaviour, BehaviourEvent, provider_key, topic};
+use crate::store::SledStore;
+use anyhow::{Context, Result};
+use futures::StreamExt;
+use handbill_protocol::api::FeedItem;
+use handbill_protocol::engine::{Acceptance, Engine, Output};
+use handbill_protocol::wire::{Request, Response};
+use handbill_protocol::{AuthorId, Timestamp};
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, kad, mdns, request_response};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
+
+/// The engine as the daemon runs it.
+pub type NodeEngine = Engine<SledStore, PeerId>;
+
+/// The wall clock as protocol time. The daemon is the only place that reads it.
+pub fn now() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+/// Commands from the API to the network loop.
+pub enum NetCommand {
+    /// Dial an address; the reply says whether dialling started.
+    Dial(Multiaddr, oneshot::Sender<Result<(), String>>),
+}
+
+/// What the API can see of the network.
+#[derive(Clone, Debug, Default)]
+pub struct NetInfo {
+    /// This node's peer id.
+    pub peer_id: String,
+    /// Listen addresses, with `/p2p/PEER_ID` appended.
+    pub listen_addrs: Vec<String>,
+    /// Connected peers.
+    pub peers: BTreeSet<String>,
+}
+
+/// State shared between the network loop and the API.
+pub struct Shared {
+    engine: Mutex<NodeEngine>,
+    /// Wakes the network loop to drain engine outputs after an API call.
+    pub wake: Notify,
+    /// Newly stored events, for the API's event stream.
+    pub stored: broadcast::Sender<FeedItem>,
+    /// Commands to the network loop.
+    pub commands: mpsc::Sender<NetCommand>,
+    /// Network facts for status output.
+    pub net: Mutex<NetInfo>,
+}
+
+impl Shared {
+    /// Creates the shared state; returns it and the command receiver for the network loop.
+    pub fn new(engine: NodeEngine) -> (Arc<Shared>, mpsc::Receiver<NetCommand>) {
+        let (commands, receiver) = mpsc::channel(64);
+        let (stored, _) = broadcast::channel(1024);
+        let shared = Arc::new(Shared {
+            engine: Mutex::new(engine),
+            wake: Notify::new(),
+            stored,
+            commands,
+            net: Mutex::new(NetInfo::default()),
+        });
+        (shared, receiver)
+    }
+
+    /// Locks the engine. A panic while holding it would be a bug; the lock is recovered so the
+    /// daemon can still shut down and flush.
+    pub fn engine(&self) -> MutexGuard<'_, NodeEngine> {
+        self.engine
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Network facts.
+    pub fn net(&self) -> MutexGuard<'_, NetInfo> {
+        self.net
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Requests in flight, so responses and failures reach the engine with their request.
+#[derive(Default)]
+struct Pending {
+    requests: BTreeMap<request_response::OutboundRequestId, (PeerId, Request)>,
+    // Looked up by id only, never iterated, so hash order cannot leak into behaviour.
+    provider_queries: HashMap<kad::QueryId, AuthorId>,
+}
+
+/// Runs the network loop until `shutdown` flips, then flushes the store.
+pub async fn run(
+    mut swarm: Swarm<Behaviour>,
+    shared: Arc<Shared>,
+    mut commands: mpsc::Receiver<NetCommand>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<()> {
+    let mut pending = Pending::default();
+    {
+        let mut net = shared.net();
+        net.peer_id = swarm.local_peer_id().to_string();
+    }
+    loop {
+        drain(&mut swarm, &shared, &mut pending);
+        let due = shared.engine().poll_timeout();
+        let sleep = due.map_or(Duration::from_secs(60), |t| {
+            Duration::from_millis(t.0.saturating_sub(now().0))
+        });
+        tokio::select! {
+            event = swarm.select_next_some() => on_swarm_event(&mut swarm, &shared, &mut pending, event),
+            () = shared.wake.notified() => {}
+            Some(command) = commands.recv() => match command {
+                NetCommand::Dial(addr, reply) => {
+                    let result = dial(&mut swarm, addr);
+                    let _ = reply.send(result);
+                }
+            },
+            () = tokio::time::sleep(sleep) => shared.engine().handle_timeout(now()),
+            _ = shutdown.changed() => break,
+        }
+    }
+    let mut store = shared.engine().store().clone();
+    handbill_protocol::store::Store::flush(&mut store).context("flushing the store at shutdown")
+}
+
+/// Dials an address, teaching Kademlia about it when it names a peer.
+pub fn dial(swarm: &mut Swarm<Behaviour>, addr: Multiaddr) -> Result<(), String> {
+    if let Some(peer) = peer_of(&addr) {
+        swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+    }
+    swarm.dial(addr).map_err(|e| e.to_string())
+}
+
+/// The peer an address names, from its last `/p2p/` component.
+pub fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+    addr.iter()
+        .filter_map(|p| match p {
+            Protocol::P2p(id) => Some(id),
+            _ => None,
+        })
+        .last()
+}
+
+/// Carries out every queued engine output.
+fn drain(swarm: &mut Swarm<Behaviour>, shared: &Shared, pending: &mut Pending) {
+    let mut engine = shared.engine();
+    while let Some(output) = engine.poll_output() {
+        let behaviour = swarm.behaviour_mut();
+        match output {
+            Output::Publish { id, topics, data } => {
+                for author in topics {
+                    match behaviour.gossipsub.publish(topic(&author), data.clone()) {
+                        Ok(_) => {}
+                        Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                            tracing::debug!(%id, %author, "no gossip peers on topic yet")
+                        }
+                        Err(e) => tracing::warn!(%id, %author, "gossip publish failed: {e}"),
+                    }
+                }
+            }
+            Output::SendRequest { peer, request } => {
+                let request_id = behaviour.replication.send_request(&peer, request.encode());
+                pending.requests.insert(request_id, (peer, request));
+            }
+            Output::Subscribe(author) => {
+                if let Err(e) = behaviour.gossipsub.subscribe(&topic(&author)) {
+                    tracing::warn!(%author, "subscribe failed: {e}");
+                }
+            }
+            Output::Unsubscribe(author) => {
+                behaviour.gossipsub.unsubscribe(&topic(&author));
+            }
+            Output::StartProviding(author) => {
+                if let Err(e) = behaviour.kad.start_providing(provider_key(&author)) {
+                    tracing::warn!(%author, "cannot announce as provider: {e}");
+                }
+            }
+            Output::StopProviding(author) => behaviour.kad.stop_providing(&provider_key(&author)),
+            Output::FindProviders(author) => {
+                let query = behaviour.kad.get_providers(provider_key(&author));
+                pending.provider_queries.insert(query, author);
+            }
+            Output::Dial(peer) => {
+                if let Err(e) = swarm.dial(peer) {
+                    tracing::debug!(%peer, "cannot dial provider: {e}");
+                }
+            }
+            Output::Misbehaved { peer, reason } => {
+                tracing::warn!(%peer, "peer sent invalid data: {reason}");
+            }
+            Output::Stored { id, origin, .. } => {
+                tracing::debug!(%id, ?origin, "stored");
+                if shared.stored.receiver_count() > 0
+                    && let Ok(Some(event)) =
+                        handbill_protocol::store::Store::event(engine.store(), &id)
+                {
+                    let verdict = engine.verdict(&event, now());
+                    let _ = shared.stored.send(FeedItem::of(&event, verdict));
+                }
+            }
+            Output::LogInconsistent {
+                author,
+                seq,
+                problem,
+            } => {
+                tracing::warn!(%author, seq, "inconsistent log: {problem}");
+            }
+        }
+    }
+}
+
+fn on_swarm_event(
+    swarm: &mut Swarm<Behaviour>,
+    shared: &Shared,
+    pending: &mut Pending,
+    event: SwarmEvent<BehaviourEvent>,
+) {
+    match event {
+        SwarmEvent::NewListenAddr { address, .. } => {
+            let full = address.with(Protocol::P2p(*swarm.local_peer_id()));
+            tracing::info!("listening on {full}");
+            shared.net().listen_addrs.push(full.to_string());
+        }
+        SwarmEvent::ConnectionEstablished {
+            peer_id,
+            num_established,
+            endpoint,
+            ..
+        } if num_established.get() == 1 => {
+            tracing::info!(%peer_id, addr = %endpoint.get_remote_address(), "connected");
+            shared.net().peers.insert(peer_id.to_string());
+            shared.engine().handle_connected(peer_id, now());
+        }
+        SwarmEvent::ConnectionClosed {
+            peer_id,
+            num_established,
+            ..
+        } if num_established == 0 => {
+            tracing::info!(%peer_id, "disconnected");
+            shared.net().peers.remove(&peer_id.to_string());
+            shared.engine().handle_disconnected(&peer_id, now());
+        }
+        SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+            tracing::debug!(?peer_id, "dial failed: {error}");
+        }
+        SwarmEvent::Behaviour(event) => on_behaviour_event(swarm, shared, pending, event),
+        _ => {}
+    }
+}
+
+fn on_behaviour_event(
+    swarm: &mut Swarm<Behaviour>,
+    shared: &Shared,
+    pending: &mut Pending,
+    event: BehaviourEvent,
+) {
+    match event {
+        BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+            propagation_source,
+            message_id,
+            message,
+        }) => {
+            let acceptance =
+                shared
+                    .engine()
+                    .handle_gossip(&propagation_source, &message.data, now());
+            let acceptance = match acceptance {
+                Acceptance::Accept => gossipsub::MessageAcceptance::Accept,
+                Acceptance::Reject => {
+                    tracing::warn!(peer = %propagation_source, "rejected invalid gossip");
+                    gossipsub::MessageAcceptance::Reject
+                }
+                Acceptance::Ignore => gossipsub::MessageAcceptance::Ignore,
+            };
+            swarm
+                .behaviour_mut()
+                .gossipsub
+                .report_message_validation_result(&message_id, &propagation_source, acceptance);
+        }
+        BehaviourEvent::Replication(request_response::Event::Message { peer, message, .. }) => {
+            match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => match Request::decode(&request) {
+                    Ok(request) => {
+                        let response = shared.engine().handle_request(&peer, request, now());
+                        let _ = swarm
+                            .behaviour_mut()
+                            .replication
+                            .send_response(channel, response.encode());
+                    }
+                    Err(e) => tracing::warn!(%peer, "malformed replication request: {e}"),
+                },
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    if let Some((peer, request)) = pending.requests.remove(&request_id) {
+                        let mut engine = shared.engine();
+                        match Response::decode(&response) {
+                            Ok(response) => {
+                                engine.handle_response(&peer, &request, response, now())
+                            }
+                            Err(e) => {
+                                tracing::warn!(%peer, "malformed replication response: {e}");
+                                engine.handle_request_failed(&peer, &request, now());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        BehaviourEvent::Replication(request_response::Event::OutboundFailure {
+            request_id,
+            error,
+            ..
+        }) => {
+            if let Some((peer, request)) = pending.requests.remove(&request_id) {
+                tracing::debug!(%peer, "replication request failed: {error}");
+                shared
+                    .engine()
+                    .handle_request_failed(&peer, &request, now());
+            }
+        }
+        BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+            id, result, step, ..
+        }) => {
+            if let kad::QueryResult::GetProviders(Ok(kad::GetProvidersOk::FoundProviders {
+                providers,
+                ..
+            })) = result
+                && let Some(author) = pending.provider_queries.get(&id).copied()
+            {
+                let local = *swarm.local_peer_id();
+                let found: Vec<PeerId> = providers.into_iter().filter(|p| *p != local).collect();
+                shared.engine().handle_providers(author, found);
+            }
+            if step.last {
+                pending.provider_queries.remove(&id);
+            }
+        }
+        BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+            for addr in info.listen_addrs {
+                swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+            }
+        }
+        BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
+            for (peer, addr) in found {
+                swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+                if !swarm.is_connected(&peer) {
+                    let _ = swarm.dial(addr);
+                }
+            }
+        }
+        _ => {}
+    }
+}

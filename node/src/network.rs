@@ -1,0 +1,223 @@
+//! The libp2p side of the node: the composed behaviour, gossip topics and message ids, and the
+//! bounded request-response codec for replication.
+
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use handbill_protocol::event::Header;
+use handbill_protocol::wire::{REPLICATION_MESSAGE_BYTES_MAX, REPLICATION_PROTOCOL};
+use handbill_protocol::{AuthorId, limits::EVENT_BYTES_MAX};
+use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::{
+    StreamProtocol, autonat, connection_limits, dcutr, identify, identity, kad, mdns, ping, relay,
+    request_response,
+};
+use std::io;
+use std::time::Duration;
+
+/// The Kademlia protocol name: a private DHT for Handbill nodes, not the IPFS one.
+pub const KAD_PROTOCOL: &str = "/handbill/kad/1";
+/// The identify protocol version string.
+pub const IDENTIFY_PROTOCOL: &str = "/handbill/1";
+
+/// The gossip topic of an author.
+pub fn topic(author: &AuthorId) -> IdentTopic {
+    IdentTopic::new(format!("handbill/1/author/{author}"))
+}
+
+/// The DHT key under which hosts of an author announce themselves.
+pub fn provider_key(author: &AuthorId) -> kad::RecordKey {
+    let mut hasher = blake3::Hasher::new_derive_key("handbill 1 provider key");
+    hasher.update(&author.0);
+    kad::RecordKey::new(hasher.finalize().as_bytes())
+}
+
+/// Gossip message id: the event id, scoped by topic. The same event is published on several
+/// topics (its author's and those of the authors it replies to or mentions), and gossipsub would
+/// drop the second publish of an identical id as a duplicate.
+fn message_id(message: &gossipsub::Message) -> gossipsub::MessageId {
+    let mut hasher = blake3::Hasher::new_derive_key("handbill 1 gossip message id");
+    hasher.update(message.topic.as_str().as_bytes());
+    match Header::decode_prefix(&message.data) {
+        Ok((header, _)) => hasher.update(&header.id().0),
+        // Not an event at all: validation rejects it; any distinct id will do.
+        Err(_) => hasher.update(&message.data),
+    };
+    gossipsub::MessageId::from(hasher.finalize().as_bytes().to_vec())
+}
+
+/// Everything the node speaks.
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    /// Exchanges addresses and protocols.
+    pub identify: identify::Behaviour,
+    /// Keeps connections alive and measures them.
+    pub ping: ping::Behaviour,
+    /// Topic-per-author event dissemination.
+    pub gossipsub: gossipsub::Behaviour,
+    /// Provider records: who hosts which author.
+    pub kad: kad::Behaviour<kad::store::MemoryStore>,
+    /// LAN discovery, only when enabled.
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+    /// Heads exchange and range backfill.
+    pub replication: request_response::Behaviour<ReplicationCodec>,
+    /// Learns whether this node is reachable.
+    pub autonat_client: autonat::v2::client::Behaviour,
+    /// Helps others learn whether they are reachable.
+    pub autonat_server: autonat::v2::server::Behaviour,
+    /// Reaches and is reached through relays when behind NAT.
+    pub relay_client: relay::client::Behaviour,
+    /// Upgrades relayed connections to direct ones.
+    pub dcutr: dcutr::Behaviour,
+    /// Bounds connections.
+    pub limits: connection_limits::Behaviour,
+}
+
+impl Behaviour {
+    /// Builds the behaviour for `key`.
+    pub fn new(
+        key: &identity::Keypair,
+        relay_client: relay::client::Behaviour,
+        enable_mdns: bool,
+    ) -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+        let peer_id = key.public().to_peer_id();
+        let config = gossipsub::ConfigBuilder::default()
+            .heartbeat_interval(Duration::from_millis(700))
+            .validation_mode(ValidationMode::Anonymous)
+            .validate_messages()
+            .max_transmit_size(EVENT_BYTES_MAX + 4096)
+            .message_id_fn(message_id)
+            .build()?;
+        let filter = gossipsub::MaxCountSubscriptionFilter {
+            filter: gossipsub::AllowAllSubscriptionFilter {},
+            max_subscribed_topics: 10_000,
+            max_subscriptions_per_request: 1_000,
+        };
+        let mut gossip = gossipsub::Behaviour::new_with_subscription_filter(
+            MessageAuthenticity::Anonymous,
+            config,
+            filter,
+        )?;
+        let mut score = gossipsub::PeerScoreParams::default();
+        // Many nodes of one operator (and every test) share an IP; do not punish that.
+        score.ip_colocation_factor_weight = 0.0;
+        let thresholds = gossipsub::PeerScoreThresholds::default();
+        gossip.with_peer_score(score, thresholds)?;
+
+        let mut kad_config = kad::Config::new(StreamProtocol::new(KAD_PROTOCOL));
+        kad_config.set_query_timeout(Duration::from_secs(30));
+        let mut kad =
+            kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
+        kad.set_mode(Some(kad::Mode::Server));
+
+        let mdns = if enable_mdns {
+            Some(mdns::tokio::Behaviour::new(
+                mdns::Config::default(),
+                peer_id,
+            )?)
+        } else {
+            None
+        };
+
+        Ok(Behaviour {
+            identify: identify::Behaviour::new(
+                identify::Config::new(IDENTIFY_PROTOCOL.into(), key.public())
+                    .with_agent_version(format!("handbilld/{}", env!("CARGO_PKG_VERSION"))),
+            ),
+            ping: ping::Behaviour::new(ping::Config::new()),
+            gossipsub: gossip,
+            kad,
+            mdns: Toggle::from(mdns),
+            replication: request_response::Behaviour::with_codec(
+                ReplicationCodec,
+                [(
+                    StreamProtocol::new(REPLICATION_PROTOCOL),
+                    request_response::ProtocolSupport::Full,
+                )],
+                request_response::Config::default()
+                    .with_request_timeout(Duration::from_secs(30))
+                    .with_max_concurrent_streams(64),
+            ),
+            autonat_client: autonat::v2::client::Behaviour::default(),
+            autonat_server: autonat::v2::server::Behaviour::default(),
+            relay_client,
+            dcutr: dcutr::Behaviour::new(peer_id),
+            limits: connection_limits::Behaviour::new(
+                connection_limits::ConnectionLimits::default()
+                    .with_max_established(Some(256))
+                    .with_max_established_per_peer(Some(4))
+                    .with_max_pending_incoming(Some(64)),
+            ),
+        })
+    }
+}
+
+/// Length-prefixed frames with a hard size bound checked before reading the body.
+#[derive(Clone, Default)]
+pub struct ReplicationCodec;
+
+async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > REPLICATION_MESSAGE_BYTES_MAX {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("replication frame of {len} bytes exceeds {REPLICATION_MESSAGE_BYTES_MAX}"),
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, data: &[u8]) -> io::Result<()> {
+    let len = u32::try_from(data.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
+    io.write_all(&len.to_be_bytes()).await?;
+    io.write_all(data).await
+}
+
+impl request_response::Codec for ReplicationCodec {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_frame(io).await
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_frame(io).await
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        request: Vec<u8>,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &request).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        response: Vec<u8>,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &response).await
+    }
+}

@@ -1,0 +1,557 @@
+//! The sled-backed [`Store`]: the node's durable copy of every event it hosts.
+//!
+//! Every write that touches several trees runs in one sled transaction, so a crash (even
+//! kill -9) leaves either all of an insert or none of it; [`Store::flush`] makes it durable. The
+//! trees and their keys (integers big-endian so byte order is numeric order):
+//!
+//! ```text
+//! events     id                      -> envelope bytes (header, signature, payload if held)
+//! logs       author ‖ seq            -> ids held at that position, 32 bytes each, arrival order
+//! states     author                  -> contiguous ‖ highest
+//! timeline   created_at ‖ id         -> author              (posts and reposts)
+//! replies    parent ‖ created_at ‖ id -> ()
+//! tombstones id                      -> deleting author
+//! forks      author ‖ seq            -> ()
+//! meta       "events" | "payloads"   -> u64 counters
+//! settings   name                    -> bytes
+//! ```
+
+use handbill_protocol::event::SignedEvent;
+use handbill_protocol::log::{SamePosition, compare_position};
+use handbill_protocol::payload::{Kind, Payload};
+use handbill_protocol::store::{
+    Inserted, LogState, Store, StoreCounts, StoreError, TimelineCursor,
+};
+use handbill_protocol::{AuthorId, CheckedEvent, EventId, Timestamp, VerifiedEvent};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::{Transactional, Tree};
+use std::path::Path;
+
+/// Memory sled may use for its page cache: small, because an idle node should stay small and
+/// the OS page cache does the rest.
+const CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The node's store on disk.
+#[derive(Clone)]
+pub struct SledStore {
+    db: sled::Db,
+    events: Tree,
+    logs: Tree,
+    states: Tree,
+    timeline: Tree,
+    replies: Tree,
+    tombstones: Tree,
+    forks: Tree,
+    meta: Tree,
+    settings: Tree,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn tx_error(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => backend(e),
+    }
+}
+
+fn key_pos(author: &AuthorId, seq: u64) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..32].copy_from_slice(&author.0);
+    k[32..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn key_time(created_at: Timestamp, id: &EventId) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..8].copy_from_slice(&created_at.0.to_be_bytes());
+    k[8..].copy_from_slice(&id.0);
+    k
+}
+
+fn key_reply(parent: &EventId, created_at: Timestamp, id: &EventId) -> [u8; 72] {
+    let mut k = [0u8; 72];
+    k[..32].copy_from_slice(&parent.0);
+    k[32..].copy_from_slice(&key_time(created_at, id));
+    k
+}
+
+fn ids_of(bytes: &[u8]) -> Vec<EventId> {
+    bytes
+        .chunks_exact(32)
+        .map(|c| {
+            let mut id = [0u8; 32];
+            id.copy_from_slice(c);
+            EventId(id)
+        })
+        .collect()
+}
+
+fn state_of(bytes: Option<&[u8]>) -> LogState {
+    match bytes {
+        Some(b) if b.len() == 16 => {
+            let mut c = [0u8; 8];
+            let mut h = [0u8; 8];
+            c.copy_from_slice(&b[..8]);
+            h.copy_from_slice(&b[8..]);
+            LogState {
+                contiguous: u64::from_be_bytes(c),
+                highest: u64::from_be_bytes(h),
+            }
+        }
+        _ => LogState::default(),
+    }
+}
+
+fn state_bytes(state: LogState) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&state.contiguous.to_be_bytes());
+    b[8..].copy_from_slice(&state.highest.to_be_bytes());
+    b
+}
+
+fn counter(
+    tree: &TransactionalTree,
+    name: &str,
+) -> Result<u64, sled::transaction::UnabortableTransactionError> {
+    Ok(tree
+        .get(name)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes))
+}
+
+fn bump(
+    tree: &TransactionalTree,
+    name: &str,
+    delta: i64,
+) -> Result<(), sled::transaction::UnabortableTransactionError> {
+    let value = counter(tree, name)?.saturating_add_signed(delta);
+    tree.insert(name, &value.to_be_bytes())?;
+    Ok(())
+}
+
+/// Decodes stored bytes; they were verified before they were written, so only structure and
+/// payload are re-checked (no signature work, no clock bound).
+fn decode_stored(bytes: &[u8]) -> Result<VerifiedEvent, StoreError> {
+    let event = SignedEvent::decode(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    CheckedEvent::check(event, Timestamp(u64::MAX))
+        .map(CheckedEvent::assume_verified_from_own_store)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn is_timeline_kind(event: &VerifiedEvent) -> bool {
+    event.kind() == Kind::POST || event.kind() == Kind::REPOST
+}
+
+fn reply_parent(event: &VerifiedEvent) -> Option<EventId> {
+    match event.content()? {
+        Payload::Post(post) => post.reply.map(|r| r.parent.id),
+        _ => None,
+    }
+}
+
+impl SledStore {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path) -> Result<SledStore, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+            .map_err(backend)?;
+        let tree = |name: &str| db.open_tree(name).map_err(backend);
+        Ok(SledStore {
+            events: tree("events")?,
+            logs: tree("logs")?,
+            states: tree("states")?,
+            timeline: tree("timeline")?,
+            replies: tree("replies")?,
+            tombstones: tree("tombstones")?,
+            forks: tree("forks")?,
+            meta: tree("meta")?,
+            settings: tree("settings")?,
+            db,
+        })
+    }
+}
+
+impl Store for SledStore {
+    fn insert(&mut self, event: &VerifiedEvent) -> Result<Inserted, StoreError> {
+        let id = event.id();
+        let author = event.author();
+        let seq = event.seq();
+        let bytes = event.encode();
+        // The first event held at this position, to recognise a fork (read outside the
+        // transaction; the transaction re-checks the position it writes).
+        let first_at = self
+            .logs
+            .get(key_pos(&author, seq))
+            .map_err(backend)?
+            .and_then(|ids| ids_of(&ids).first().copied());
+        let held_first = match first_at {
+            Some(first) if first != id => self
+                .events
+                .get(first.0)
+                .map_err(backend)?
+                .map(|b| decode_stored(&b))
+                .transpose()?,
+            _ => None,
+        };
+        let timeline = is_timeline_kind(event);
+        let parent = reply_parent(event);
+        let has_payload = event.payload_bytes().is_some();
+        let outcome = (
+            &self.events,
+            &self.logs,
+            &self.states,
+            &self.timeline,
+            &self.replies,
+            &self.forks,
+            &self.meta,
+        )
+            .transaction(|(events, logs, states, tl, replies, forks, meta)| {
+                if let Some(old) = events.get(id.0)? {
+                    let old_has_payload = decode_stored(&old)
+                        .map_err(ConflictableTransactionError::Abort)?
+                        .payload_bytes()
+                        .is_some();
+                    if !old_has_payload && has_payload {
+                        events.insert(&id.0, bytes.as_slice())?;
+                        bump(meta, "payloads", 1)?;
+                        if let Some(p) = parent {
+                            replies
+                                .insert(&key_reply(&p, event.header().created_at, &id)[..], &[])?;
+                        }
+                        return Ok(Inserted::PayloadFilled);
+                    }
+                    return Ok(Inserted::AlreadyHad);
+                }
+                events.insert(&id.0, bytes.as_slice())?;
+                bump(meta, "events", 1)?;
+                if has_payload {
+                    bump(meta, "payloads", 1)?;
+                }
+                let pos = key_pos(&author, seq);
+                let mut ids = logs.get(pos)?.map(|v| v.to_vec()).unwrap_or_default();
+                let first_here = ids.is_empty();
+                ids.extend_from_slice(&id.0);
+                logs.insert(&pos[..], ids)?;
+                if first_here {
+                    let mut state = state_of(states.get(author.0)?.as_deref());
+                    state.highest = state.highest.max(seq);
+                    while state.contiguous < state.highest
+                        && logs.get(key_pos(&author, state.contiguous + 1))?.is_some()
+                    {
+                        state.contiguous += 1;
+                    }
+                    states.insert(&author.0, &state_bytes(state))?;
+                } else {
+                    forks.insert(&pos[..], &[])?;
+                }
+                if timeline {
+                    tl.insert(&key_time(event.header().created_at, &id)[..], &author.0)?;
+                }
+                if let Some(p) = parent {
+                    replies.insert(&key_reply(&p, event.header().created_at, &id)[..], &[])?;
+                }
+                Ok(Inserted::New)
+            })
+            .map_err(tx_error)?;
+        if outcome == Inserted::New
+            && let Some(held) = held_first
+            && let SamePosition::Fork(evidence) = compare_position(&held, event)
+        {
+            return Ok(Inserted::Fork(evidence));
+        }
+        Ok(outcome)
+    }
+
+    fn event(&self, id: &EventId) -> Result<Option<VerifiedEvent>, StoreError> {
+        self.events
+            .get(id.0)
+            .map_err(backend)?
+            .map(|b| decode_stored(&b))
+            .transpose()
+    }
+
+    fn contains(&self, id: &EventId) -> Result<bool, StoreError> {
+        self.events.contains_key(id.0).map_err(backend)
+    }
+
+    fn ids_at(&self, author: &AuthorId, seq: u64) -> Result<Vec<EventId>, StoreError> {
+        Ok(self
+            .logs
+            .get(key_pos(author, seq))
+            .map_err(backend)?
+            .map(|v| ids_of(&v))
+            .unwrap_or_default())
+    }
+
+    fn log(
+        &self,
+        author: &AuthorId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<VerifiedEvent>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self
+            .logs
+            .range(key_pos(author, from_seq)..=key_pos(author, u64::MAX))
+        {
+            if out.len() >= limit {
+                break;
+            }
+            let (_, ids) = entry.map_err(backend)?;
+            if let Some(first) = ids_of(&ids).first()
+                && let Some(event) = self.event(first)?
+            {
+                out.push(event);
+            }
+        }
+        Ok(out)
+    }
+
+    fn log_state(&self, author: &AuthorId) -> Result<LogState, StoreError> {
+        Ok(state_of(
+            self.states.get(author.0).map_err(backend)?.as_deref(),
+        ))
+    }
+
+    fn authors(&self) -> Result<Vec<AuthorId>, StoreError> {
+        self.states
+            .iter()
+            .keys()
+            .map(|k| {
+                let k = k.map_err(backend)?;
+                <[u8; 32]>::try_from(k.as_ref())
+                    .map(AuthorId)
+                    .map_err(|_| StoreError::Corrupt("author key is not 32 bytes".into()))
+            })
+            .collect()
+    }
+
+    fn erase_payload(&mut self, id: &EventId) -> Result<bool, StoreError> {
+        let Some(event) = self.event(id)? else {
+            return Ok(false);
+        };
+        if event.payload_bytes().is_none() {
+            return Ok(false);
+        }
+        let bare = event.without_payload().encode();
+        (&self.events, &self.meta)
+            .transaction(|(events, meta)| {
+                events.insert(&id.0, bare.as_slice())?;
+                bump(meta, "payloads", -1)?;
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        Ok(true)
+    }
+
+    fn remove(&mut self, id: &EventId) -> Result<bool, StoreError> {
+        let Some(event) = self.event(id)? else {
+            return Ok(false);
+        };
+        let author = event.author();
+        let seq = event.seq();
+        let created_at = event.header().created_at;
+        let parent = reply_parent(&event);
+        let had_payload = event.payload_bytes().is_some();
+        (
+            &self.events,
+            &self.logs,
+            &self.states,
+            &self.timeline,
+            &self.replies,
+            &self.meta,
+        )
+            .transaction(|(events, logs, states, tl, replies, meta)| {
+                events.remove(&id.0)?;
+                bump(meta, "events", -1)?;
+                if had_payload {
+                    bump(meta, "payloads", -1)?;
+                }
+                let pos = key_pos(&author, seq);
+                let remaining: Vec<u8> = logs
+                    .get(pos)?
+                    .map(|v| ids_of(&v))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|held| held != id)
+                    .flat_map(|held| held.0)
+                    .collect();
+                if remaining.is_empty() {
+                    logs.remove(&pos[..])?;
+                    let mut state = state_of(states.get(author.0)?.as_deref());
+                    if seq <= state.contiguous {
+                        state.contiguous = seq - 1;
+                    }
+                    if seq == state.highest {
+                        let mut highest = seq - 1;
+                        while highest > state.contiguous
+                            && logs.get(key_pos(&author, highest))?.is_none()
+                        {
+                            highest -= 1;
+                        }
+                        state.highest = highest;
+                    }
+                    if state.highest == 0 {
+                        states.remove(&author.0)?;
+                    } else {
+                        states.insert(&author.0, &state_bytes(state))?;
+                    }
+                } else {
+                    logs.insert(&pos[..], remaining)?;
+                }
+                tl.remove(&key_time(created_at, id)[..])?;
+                if let Some(p) = parent {
+                    replies.remove(&key_reply(&p, created_at, id)[..])?;
+                }
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        Ok(true)
+    }
+
+    fn add_tombstone(&mut self, id: &EventId, author: &AuthorId) -> Result<(), StoreError> {
+        self.tombstones.insert(id.0, &author.0).map_err(backend)?;
+        Ok(())
+    }
+
+    fn tombstone(&self, id: &EventId) -> Result<Option<AuthorId>, StoreError> {
+        Ok(self
+            .tombstones
+            .get(id.0)
+            .map_err(backend)?
+            .and_then(|v| <[u8; 32]>::try_from(v.as_ref()).ok())
+            .map(AuthorId))
+    }
+
+    fn timeline(
+        &self,
+        authors: &dyn Fn(&AuthorId) -> bool,
+        before: Option<TimelineCursor>,
+        limit: usize,
+    ) -> Result<Vec<VerifiedEvent>, StoreError> {
+        let iter = match before {
+            Some(c) => self.timeline.range(..key_time(c.created_at, &c.id)),
+            None => self.timeline.iter(),
+        };
+        let mut out = Vec::new();
+        for entry in iter.rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, author) = entry.map_err(backend)?;
+            let Ok(author) = <[u8; 32]>::try_from(author.as_ref()).map(AuthorId) else {
+                continue;
+            };
+            if !authors(&author) {
+                continue;
+            }
+            let mut id = [0u8; 32];
+            id.copy_from_slice(&key[8..40]);
+            if let Some(event) = self.event(&EventId(id))? {
+                out.push(event);
+            }
+        }
+        Ok(out)
+    }
+
+    fn replies(&self, parent: &EventId) -> Result<Vec<EventId>, StoreError> {
+        self.replies
+            .scan_prefix(parent.0)
+            .keys()
+            .map(|k| {
+                let k = k.map_err(backend)?;
+                let mut id = [0u8; 32];
+                id.copy_from_slice(&k[40..72]);
+                Ok(EventId(id))
+            })
+            .collect()
+    }
+
+    fn forks(&self) -> Result<Vec<(AuthorId, u64)>, StoreError> {
+        self.forks
+            .iter()
+            .keys()
+            .map(|k| {
+                let k = k.map_err(backend)?;
+                let mut a = [0u8; 32];
+                a.copy_from_slice(&k[..32]);
+                let mut s = [0u8; 8];
+                s.copy_from_slice(&k[32..40]);
+                Ok((AuthorId(a), u64::from_be_bytes(s)))
+            })
+            .collect()
+    }
+
+    fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let read = |name: &str| -> Result<u64, StoreError> {
+            Ok(self
+                .meta
+                .get(name)
+                .map_err(backend)?
+                .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                .map_or(0, u64::from_be_bytes))
+        };
+        Ok(StoreCounts {
+            events: read("events")?,
+            authors: self.states.len() as u64,
+            payloads: read("payloads")?,
+        })
+    }
+
+    fn setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .settings
+            .get(name)
+            .map_err(backend)?
+            .map(|v| v.to_vec()))
+    }
+
+    fn put_setting(&mut self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.settings.insert(name, value).map_err(backend)?;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.db.flush().map_err(backend)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use handbill_protocol::store::conformance;
+
+    #[test]
+    fn sled_store_passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let counter = std::cell::Cell::new(0);
+        conformance::run_all(|| {
+            counter.set(counter.get() + 1);
+            SledStore::open(&dir.path().join(counter.get().to_string())).unwrap()
+        });
+    }
+
+    #[test]
+    fn flushed_events_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let events = conformance::chain(1, 5, 1000);
+        {
+            let mut store = SledStore::open(dir.path()).unwrap();
+            for e in &events {
+                store.insert(e).unwrap();
+            }
+            store.put_setting("x", b"y").unwrap();
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.log(&events[0].author(), 1, 10).unwrap(), events);
+        assert_eq!(store.counts().unwrap().events, 5);
+        assert_eq!(store.setting("x").unwrap(), Some(b"y".to_vec()));
+    }
+}
