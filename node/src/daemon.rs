@@ -242,9 +242,9 @@ fn on_swarm_event(
         }
         SwarmEvent::ConnectionClosed {
             peer_id,
-            num_established,
+            num_established: 0,
             ..
-        } if num_established == 0 => {
+        } => {
             tracing::info!(%peer_id, "disconnected");
             shared.net().peers.remove(&peer_id.to_string());
             shared.engine().handle_disconnected(&peer_id, now());

@@ -98,9 +98,11 @@ impl Behaviour {
             config,
             filter,
         )?;
-        let mut score = gossipsub::PeerScoreParams::default();
-        // Many nodes of one operator (and every test) share an IP; do not punish that.
-        score.ip_colocation_factor_weight = 0.0;
+        let score = gossipsub::PeerScoreParams {
+            // Many nodes of one operator (and every test) share an IP; do not punish that.
+            ip_colocation_factor_weight: 0.0,
+            ..Default::default()
+        };
         let thresholds = gossipsub::PeerScoreThresholds::default();
         gossip.with_peer_score(score, thresholds)?;
 
