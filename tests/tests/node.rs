@@ -1,0 +1,261 @@
+//! The daemon end to end: real `handbilld` processes talking libp2p over 127.0.0.1.
+
+use handbill_protocol::EventId;
+use handbill_protocol::api::*;
+use handbill_tests::{Node, wait_for};
+use std::os::unix::fs::PermissionsExt;
+
+#[test]
+fn three_nodes_gossip_a_post_to_followers() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Node::start(dir.path(), "a");
+    let b = Node::start(dir.path(), "b");
+    let c = Node::start(dir.path(), "c");
+    b.connect(&a);
+    c.connect(&a);
+    b.follow(a.author());
+    c.follow(a.author());
+    // Give the gossip mesh a moment to form, measured by a first post arriving.
+    let warmup = a.post_text("warming up");
+    b.wait_for_event(&warmup);
+    c.wait_for_event(&warmup);
+    let id = a.post_text("hello, followers");
+    let at_b = b.wait_for_event(&id);
+    let at_c = c.wait_for_event(&id);
+    assert_eq!(at_b.text.as_deref(), Some("hello, followers"));
+    assert_eq!(at_c.author, a.author());
+    let timeline: Timeline = b.get("/v1/timeline?limit=10");
+    assert_eq!(timeline.items[0].id, id, "newest first");
+}
+
+#[test]
+fn posts_survive_their_authors_node_going_away() {
+    // The seed scenario: A posts 50 events and is killed for good; D never met A, follows A,
+    // connects only to B, and ends up with all 50, verified.
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Node::start(dir.path(), "a");
+    let b = Node::start(dir.path(), "b");
+    let author = a.author();
+    let ids: Vec<EventId> = (0..50).map(|i| a.post_text(&format!("post {i}"))).collect();
+    b.connect(&a);
+    b.follow(author);
+    wait_for("B to hold all 50", || {
+        (b.log_of(&author) == (50, 50)).then_some(())
+    });
+    a.kill();
+    let d = Node::start(dir.path(), "d");
+    d.follow(author);
+    d.connect(&b);
+    wait_for("D to hold all 50", || {
+        (d.log_of(&author) == (50, 50)).then_some(())
+    });
+    for (i, id) in ids.iter().enumerate() {
+        let item = d.event(id).expect("stored on D");
+        assert_eq!(item.text, Some(format!("post {i}")));
+        assert_eq!(item.seq, i as u64 + 1);
+    }
+}
+
+#[test]
+fn a_restarted_node_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Node::start(dir.path(), "a");
+    let mut c = Node::start(dir.path(), "c");
+    let author = a.author();
+    c.connect(&a);
+    c.follow(author);
+    let first = a.post_text("before the outage");
+    c.wait_for_event(&first);
+    c.stop();
+    for i in 0..20 {
+        a.post_text(&format!("while C was away {i}"));
+    }
+    c.restart(vec!["--bootstrap".into(), a.addr()]);
+    wait_for("C to catch up on all 21", || {
+        (c.log_of(&author) == (21, 21)).then_some(())
+    });
+}
+
+#[test]
+fn a_strangers_reply_reaches_the_author_and_followers() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Node::start(dir.path(), "a");
+    let b = Node::start(dir.path(), "b");
+    let e = Node::start(dir.path(), "e");
+    b.connect(&a);
+    e.connect(&b);
+    b.follow(a.author());
+    e.follow(a.author());
+    let post = a.post_text("what do you think?");
+    e.wait_for_event(&post);
+    b.wait_for_event(&post);
+    let reply = e.publish(&PublishRequest::Post {
+        text: "a stranger's reply".into(),
+        reply_to: Some(post),
+        quote: None,
+        tags: Vec::new(),
+        mentions: Vec::new(),
+        self_labels: Vec::new(),
+    });
+    let at_b = b.wait_for_event(&reply);
+    assert_eq!(at_b.reply_to, Some(post));
+    // A follows nobody, yet the reply reaches it on its own topic (through B).
+    a.wait_for_event(&reply);
+    let thread: Thread = a.get(&format!("/v1/events/{post}/thread"));
+    assert_eq!(thread.replies.len(), 1);
+    assert_eq!(thread.replies[0].id, reply);
+}
+
+#[test]
+fn deletion_erases_the_payload_everywhere_and_keeps_the_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Node::start(dir.path(), "a");
+    let b = Node::start(dir.path(), "b");
+    b.connect(&a);
+    b.follow(a.author());
+    let post = a.post_text("I will regret this");
+    b.wait_for_event(&post);
+    a.publish(&PublishRequest::Delete {
+        targets: vec![post],
+    });
+    for node in [&a, &b] {
+        let item = wait_for("the deletion", || node.event(&post).filter(|i| i.deleted));
+        assert_eq!(item.text, None);
+        assert_eq!(item.seq, 1, "the header stays");
+    }
+}
+
+#[test]
+fn the_api_demands_a_token_and_refuses_browsers() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Node::start(dir.path(), "a");
+    let none = a.call_with("GET", "/v1/status", None::<&()>, &[]);
+    assert_eq!(none.status, 401);
+    assert_eq!(none.body["error"]["code"], "unauthorized");
+    let wrong = a.call_with(
+        "GET",
+        "/v1/status",
+        None::<&()>,
+        &[("Authorization", "Bearer nope")],
+    );
+    assert_eq!(wrong.status, 401);
+    let token = std::fs::read_to_string(a.home.join("api.token")).unwrap();
+    let bearer = format!("Bearer {token}");
+    let browser = a.call_with(
+        "GET",
+        "/v1/status",
+        None::<&()>,
+        &[
+            ("Authorization", &bearer),
+            ("Origin", "https://example.invalid"),
+        ],
+    );
+    assert_eq!(browser.status, 403);
+    let rebinding = a.call_with(
+        "GET",
+        "/v1/status",
+        None::<&()>,
+        &[("Authorization", &bearer), ("Host", "attacker.invalid:80")],
+    );
+    assert_eq!(rebinding.status, 403);
+    for file in ["api.token", "author.key", "node.key"] {
+        let mode = std::fs::metadata(a.home.join(file))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
+    let missing = a.call("GET", "/v1/events/hbevent1qqqq", None::<&()>);
+    assert_eq!(missing.status, 400);
+    assert_eq!(missing.body["error"]["code"], "bad_request");
+}
+
+#[test]
+fn a_second_daemon_on_the_same_home_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Node::start(dir.path(), "a");
+    let output = std::process::Command::new(handbill_tests::bin_dir().join("handbilld"))
+        .arg("--home")
+        .arg(&a.home)
+        .args(["--listen", "/ip4/127.0.0.1/tcp/0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("already running"), "{stderr}");
+    // The running daemon is unharmed.
+    assert_eq!(a.status().counts.events, 0);
+}
+
+#[test]
+fn a_world_readable_key_stops_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Node::start(dir.path(), "a");
+    a.stop();
+    let key = a.home.join("author.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = std::process::Command::new(handbill_tests::bin_dir().join("handbilld"))
+        .arg("--home")
+        .arg(&a.home)
+        .args(["--listen", "/ip4/127.0.0.1/tcp/0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("readable by others"), "{stderr}");
+}
+
+#[test]
+fn acknowledged_posts_survive_kill_9() {
+    // Crash while posts are being acknowledged, restart, and find every acknowledged post.
+    let cycles: usize = std::env::var("HANDBILL_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = Node::start(dir.path(), "crash");
+    let mut acknowledged: Vec<EventId> = Vec::new();
+    for cycle in 0..cycles {
+        let api = std::fs::read_to_string(node.home.join("api.addr")).unwrap();
+        let token = std::fs::read_to_string(node.home.join("api.token")).unwrap();
+        let writer = std::thread::spawn(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .timeout_global(Some(std::time::Duration::from_secs(5)))
+                .build()
+                .into();
+            let mut acked = Vec::new();
+            for i in 0.. {
+                let body =
+                    serde_json::json!({"kind": "post", "text": format!("crash {cycle} {i}")});
+                match agent
+                    .post(format!("{}/v1/events", api.trim()))
+                    .header("Authorization", &format!("Bearer {token}"))
+                    .send_json(&body)
+                {
+                    Ok(mut r) if r.status().as_u16() == 201 => {
+                        let p: Published = r.body_mut().read_json().expect("published");
+                        acked.push(p.id);
+                    }
+                    _ => break,
+                }
+            }
+            acked
+        });
+        // Let a few posts land, then crash mid-stream.
+        let target = acknowledged.len() as u64 + 3 + (cycle as u64 % 5);
+        wait_for("posts to be acknowledged", || {
+            (node.status().counts.events >= target).then_some(())
+        });
+        node.kill();
+        acknowledged.extend(writer.join().unwrap());
+        node.restart(Vec::new());
+        for id in &acknowledged {
+            assert!(
+                node.event(id).is_some(),
+                "cycle {cycle}: acknowledged {id} lost"
+            );
+        }
+    }
+    assert!(acknowledged.len() >= cycles * 3);
+}
