@@ -141,6 +141,11 @@ fn bench_verify(c: &mut Criterion) {
         "the signature must be valid"
     );
     group.bench_function("single", |b| b.iter(|| signature::verify(black_box(&item))));
+    // The node's path: the author's decompressed key is reused from a KeyCache.
+    let mut cache = signature::KeyCache::default();
+    group.bench_function("single_cached_key", |b| {
+        b.iter(|| cache.verify(black_box(&item)))
+    });
 
     for (name, one_author) in [("batch_one_author", true), ("batch_many_authors", false)] {
         for count in BATCH_SIZES {
@@ -154,6 +159,11 @@ fn bench_verify(c: &mut Criterion) {
             group.throughput(Throughput::Elements(count as u64));
             group.bench_with_input(BenchmarkId::new(name, count), &items, |b, items| {
                 b.iter(|| signature::verify_batch(black_box(items)))
+            });
+            let mut cache = signature::KeyCache::default();
+            let cached = format!("{name}_cached_keys");
+            group.bench_with_input(BenchmarkId::new(cached, count), &items, |b, items| {
+                b.iter(|| cache.verify_batch(black_box(items)))
             });
         }
     }
@@ -182,6 +192,16 @@ fn bench_post_1k(c: &mut Criterion) {
     });
     group.bench_function("decode_check_verify", |b| {
         b.iter(|| validate::verify_bytes(black_box(&bytes), NOW))
+    });
+    // What the engine does for a gossiped post from an author it has heard from before.
+    let mut cache = signature::KeyCache::default();
+    group.bench_function("decode_check_verify_cached_key", |b| {
+        b.iter(|| {
+            let event = SignedEvent::decode(black_box(&bytes)).expect("decodes");
+            validate::CheckedEvent::check(event, NOW)
+                .expect("valid")
+                .verify_with(&mut cache)
+        })
     });
     group.finish();
 }

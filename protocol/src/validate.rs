@@ -9,7 +9,7 @@ use crate::event::{DecodeError, FORMAT_VERSION, Header, SignedEvent};
 use crate::id::{AuthorId, EventId, PayloadHash};
 use crate::limits::CREATED_AT_FUTURE_MS_MAX;
 use crate::payload::{Kind, Payload, PayloadError};
-use crate::signature::{self, Signature, SignatureError, SignedId};
+use crate::signature::{self, KeyCache, Signature, SignatureError, SignedId};
 use crate::time::Timestamp;
 
 /// Why a decoded event is not valid on its own (without looking at the author's log).
@@ -134,12 +134,22 @@ impl CheckedEvent {
 
     /// Checks the signature, completing validation.
     pub fn verify(self) -> Result<VerifiedEvent, ValidationError> {
-        signature::verify(&SignedId {
+        signature::verify(&self.signed_id())?;
+        Ok(self.into_verified())
+    }
+
+    /// [`CheckedEvent::verify`], reusing decompressed author keys.
+    pub fn verify_with(self, keys: &mut KeyCache) -> Result<VerifiedEvent, ValidationError> {
+        keys.verify(&self.signed_id())?;
+        Ok(self.into_verified())
+    }
+
+    fn signed_id(&self) -> SignedId<'_> {
+        SignedId {
             author: &self.event.header.author,
             id: &self.id,
             signature: &self.event.signature,
-        })?;
-        Ok(self.into_verified())
+        }
     }
 
     /// Treats the event as verified without checking its signature. Only for bytes a node
@@ -195,15 +205,26 @@ fn check_payload(header: &Header, bytes: &[u8]) -> Result<Payload, ValidationErr
 /// Results are exactly those of [`CheckedEvent::verify`] on each, but a batch of valid events
 /// costs much less (see [`signature::verify_batch`]).
 pub fn verify_batch(events: Vec<CheckedEvent>) -> Vec<Result<VerifiedEvent, ValidationError>> {
-    let items: Vec<SignedId<'_>> = events
-        .iter()
-        .map(|e| SignedId {
-            author: &e.event.header.author,
-            id: &e.id,
-            signature: &e.event.signature,
-        })
-        .collect();
-    let results = signature::verify_batch(&items);
+    verify_batch_inner(events, None)
+}
+
+/// [`verify_batch`], reusing decompressed author keys.
+pub fn verify_batch_with(
+    events: Vec<CheckedEvent>,
+    keys: &mut KeyCache,
+) -> Vec<Result<VerifiedEvent, ValidationError>> {
+    verify_batch_inner(events, Some(keys))
+}
+
+fn verify_batch_inner(
+    events: Vec<CheckedEvent>,
+    keys: Option<&mut KeyCache>,
+) -> Vec<Result<VerifiedEvent, ValidationError>> {
+    let items: Vec<SignedId<'_>> = events.iter().map(CheckedEvent::signed_id).collect();
+    let results = match keys {
+        Some(keys) => keys.verify_batch(&items),
+        None => signature::verify_batch(&items),
+    };
     events
         .into_iter()
         .zip(results)

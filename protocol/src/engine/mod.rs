@@ -24,7 +24,7 @@ use crate::moderation::{
     FeedSubscription, LabelIndex, LabelSubject, SubscribedList, Verdict, evaluate,
 };
 use crate::payload::{LabelTarget, Payload};
-use crate::signature::AuthorKey;
+use crate::signature::{AuthorKey, KeyCache};
 use crate::store::{Inserted, Store, StoreError, TimelineCursor};
 use crate::time::Timestamp;
 use crate::validate::{BuildError, CheckedEvent, ValidationError, VerifiedEvent, sign_next};
@@ -181,6 +181,7 @@ pub struct Engine<S: Store, P: Ord + Clone> {
     peers: BTreeMap<P, PeerState>,
     outputs: VecDeque<Output<P>>,
     next_heads_round: Timestamp,
+    keys: KeyCache,
 }
 
 impl<S: Store, P: Ord + Clone> Engine<S, P> {
@@ -204,6 +205,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             peers: BTreeMap::new(),
             outputs: VecDeque::new(),
             next_heads_round: now,
+            keys: KeyCache::default(),
         };
         engine.rebuild_moderation()?;
         engine.refresh_hosted();
@@ -585,7 +587,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         if decision != HostDecision::Carry {
             return Acceptance::Ignore;
         }
-        let verified = match checked.verify() {
+        let verified = match checked.verify_with(&mut self.keys) {
             Ok(verified) => verified,
             Err(_) => return Acceptance::Reject,
         };
@@ -848,7 +850,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                 _ => invalid += 1,
             }
         }
-        for result in crate::validate::verify_batch(checked) {
+        for result in crate::validate::verify_batch_with(checked, &mut self.keys) {
             match result {
                 Ok(event) => {
                     let decision = self.settings.host_policy.decide(
