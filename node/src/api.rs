@@ -182,6 +182,16 @@ fn parse<T: TypedId>(text: &str) -> Result<T, Failure> {
 }
 
 async fn status(State(state): State<ApiState>) -> ApiResult<Status> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let peer_scores = match state
+        .shared
+        .commands
+        .send(NetCommand::PeerScores(reply))
+        .await
+    {
+        Ok(()) => answer.await.unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
     let net = state.shared.net().clone();
     let engine = state.shared.engine();
     let store = engine.store();
@@ -199,6 +209,18 @@ async fn status(State(state): State<ApiState>) -> ApiResult<Status> {
         peer_id: net.peer_id,
         listen_addrs: net.listen_addrs,
         peers: net.peers.into_iter().collect(),
+        peer_scores: peer_scores
+            .into_iter()
+            .map(|(peer, score)| PeerScore {
+                peer_id: peer.to_string(),
+                gossip_score: score,
+            })
+            .collect(),
+        forks: store
+            .forks()?
+            .into_iter()
+            .map(|(author, seq)| ForkView { author, seq })
+            .collect(),
         counts: store.counts()?,
         hosted_authors: engine.hosted().len() as u64,
         following: engine.settings().follows.len() as u64,

@@ -32,6 +32,8 @@ pub fn now() -> Timestamp {
 pub enum NetCommand {
     /// Dial an address; the reply says whether dialling started.
     Dial(Multiaddr, oneshot::Sender<Result<(), String>>),
+    /// Report connected peers with their gossipsub scores.
+    PeerScores(oneshot::Sender<Vec<(PeerId, Option<f64>)>>),
 }
 
 /// What the API can see of the network.
@@ -123,6 +125,12 @@ pub async fn run(
                     let result = dial(&mut swarm, addr);
                     let _ = reply.send(result);
                 }
+                NetCommand::PeerScores(reply) => {
+                    let peers: Vec<PeerId> = swarm.connected_peers().copied().collect();
+                    let gossip = &swarm.behaviour().gossipsub;
+                    let scores = peers.into_iter().map(|p| (p, gossip.peer_score(&p))).collect();
+                    let _ = reply.send(scores);
+                }
             },
             () = tokio::time::sleep(sleep) => shared.engine().handle_timeout(now()),
             _ = shutdown.changed() => break,
@@ -174,6 +182,12 @@ fn drain(swarm: &mut Swarm<Behaviour>, shared: &Shared, pending: &mut Pending) {
             Output::Subscribe(author) => {
                 if let Err(e) = behaviour.gossipsub.subscribe(&topic(&author)) {
                     tracing::warn!(%author, "subscribe failed: {e}");
+                }
+                if let Err(e) = behaviour
+                    .gossipsub
+                    .set_topic_params(topic(&author), crate::network::topic_score_params())
+                {
+                    tracing::warn!(%author, "cannot set topic scoring: {e}");
                 }
             }
             Output::Unsubscribe(author) => {

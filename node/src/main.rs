@@ -4,17 +4,11 @@
 //! what it missed, and answers the local API. Exit codes: 0 after a clean shutdown, 1 on any error
 //! (the message says what to do), 2 on bad command-line usage.
 
-mod api;
-mod config;
-mod daemon;
-mod home;
-mod network;
-mod store;
-
 use anyhow::{Context, Result};
 use clap::Parser;
+use handbill_node::home::Home;
+use handbill_node::{api, config, daemon, network, store};
 use handbill_protocol::engine::{Engine, EngineConfig};
-use home::Home;
 use libp2p::{Multiaddr, identity, noise, tcp, yamux};
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -25,6 +25,28 @@ pub fn topic(author: &AuthorId) -> IdentTopic {
     IdentTopic::new(format!("handbill/1/author/{author}"))
 }
 
+/// Peer-scoring parameters for an author topic.
+///
+/// Author topics are often quiet for hours, so the mesh-delivery penalties (P3, P3b) that punish
+/// silence are off; what matters is invalid messages (P4), which quickly push a peer below the
+/// graylist threshold. First deliveries (P2) and time in mesh (P1) earn a little credit.
+pub fn topic_score_params() -> gossipsub::TopicScoreParams {
+    gossipsub::TopicScoreParams {
+        topic_weight: 0.5,
+        time_in_mesh_weight: 0.01,
+        time_in_mesh_quantum: Duration::from_secs(1),
+        time_in_mesh_cap: 3600.0,
+        first_message_deliveries_weight: 1.0,
+        first_message_deliveries_decay: 0.5,
+        first_message_deliveries_cap: 100.0,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        invalid_message_deliveries_weight: -100.0,
+        invalid_message_deliveries_decay: 0.5,
+        ..Default::default()
+    }
+}
+
 /// The DHT key under which hosts of an author announce themselves.
 pub fn provider_key(author: &AuthorId) -> kad::RecordKey {
     let mut hasher = blake3::Hasher::new_derive_key("handbill 1 provider key");

@@ -32,7 +32,7 @@ pub struct ApiErrorBody {
 }
 
 /// `GET /v1/status`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     /// This node's author.
     pub author: AuthorId,
@@ -42,6 +42,10 @@ pub struct Status {
     pub listen_addrs: Vec<String>,
     /// Connected peers.
     pub peers: Vec<String>,
+    /// Connected peers with their gossipsub scores (negative: they sent invalid data).
+    pub peer_scores: Vec<PeerScore>,
+    /// Authors whose logs were seen to fork, and where.
+    pub forks: Vec<ForkView>,
     /// What is stored.
     pub counts: StoreCounts,
     /// Authors hosted (own, followed, feeds, list owners).
@@ -52,6 +56,24 @@ pub struct Status {
     pub sync: Vec<SyncState>,
     /// The daemon's version.
     pub version: String,
+}
+
+/// A connected peer and how gossipsub scores it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeerScore {
+    /// The peer.
+    pub peer_id: String,
+    /// Its gossipsub score, if scored yet.
+    pub gossip_score: Option<f64>,
+}
+
+/// A fork: the author signed two different events at this seq.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForkView {
+    /// The author.
+    pub author: AuthorId,
+    /// The contested position.
+    pub seq: u64,
 }
 
 /// How much of one hosted author's log is held.

@@ -352,11 +352,13 @@ fn verify_prepared(p: Prepared) -> Result<(), SignatureError> {
 /// checked on its own to find the culprits. The results are exactly those of calling [`verify`]
 /// on each item.
 pub fn verify_batch(items: &[SignedId<'_>]) -> Vec<Result<(), SignatureError>> {
-    let mut results = Vec::with_capacity(items.len());
-    for chunk in items.chunks(VERIFY_BATCH_SIGNATURES_MAX) {
-        verify_chunk(chunk, &mut results, None);
-    }
-    results
+    // A batch usually holds many events by few authors (a backfilled log is one author), so
+    // each distinct key is decompressed once even without a long-lived cache.
+    let distinct = items
+        .iter()
+        .map(|i| i.author)
+        .collect::<std::collections::BTreeSet<_>>();
+    KeyCache::with_capacity(distinct.len()).verify_batch(items)
 }
 
 fn verify_chunk(
