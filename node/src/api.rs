@@ -525,23 +525,17 @@ async fn author(
         .iter()
         .map(|e| FeedItem::of(e, engine.verdict(e, t)))
         .collect();
-    // The newest profile: walk the log backwards in pages.
-    let (mut name, mut bio) = (None, None);
-    let mut upper = log.highest;
-    'search: while upper > 0 {
-        let from = upper.saturating_sub(255).max(1);
-        for e in store.log(&author, from, 256)?.iter().rev() {
-            if e.seq() > upper {
-                continue;
-            }
-            if let Some(Payload::Profile(p)) = e.content() {
-                name = Some(p.name.clone());
-                bio = Some(p.bio.clone());
-                break 'search;
-            }
-        }
-        upper = from - 1;
-    }
+    let profile = match store.latest_of_kind(&author, handbill_protocol::Kind::PROFILE)? {
+        Some(id) => store.event(&id)?.and_then(|e| match e.content() {
+            Some(Payload::Profile(p)) => Some(p.clone()),
+            _ => None,
+        }),
+        None => None,
+    };
+    let (name, bio) = match profile {
+        Some(p) => (Some(p.name), Some(p.bio)),
+        None => (None, None),
+    };
     Ok(Json(AuthorView {
         author,
         name,

@@ -12,6 +12,7 @@
 //! replies    parent ‖ created_at ‖ id -> ()
 //! tombstones id                      -> deleting author
 //! forks      author ‖ seq            -> ()
+//! latest     author ‖ kind           -> seq ‖ id          (newest event of each kind)
 //! meta       "events" | "payloads"   -> u64 counters
 //! settings   name                    -> bytes
 //! ```
@@ -42,6 +43,7 @@ pub struct SledStore {
     replies: Tree,
     tombstones: Tree,
     forks: Tree,
+    latest: Tree,
     meta: Tree,
     settings: Tree,
 }
@@ -76,6 +78,20 @@ fn key_reply(parent: &EventId, created_at: Timestamp, id: &EventId) -> [u8; 72] 
     k[..32].copy_from_slice(&parent.0);
     k[32..].copy_from_slice(&key_time(created_at, id));
     k
+}
+
+fn key_kind(author: &AuthorId, kind: Kind) -> [u8; 34] {
+    let mut k = [0u8; 34];
+    k[..32].copy_from_slice(&author.0);
+    k[32..].copy_from_slice(&kind.0.to_be_bytes());
+    k
+}
+
+fn latest_value(seq: u64, id: &EventId) -> [u8; 40] {
+    let mut v = [0u8; 40];
+    v[..8].copy_from_slice(&seq.to_be_bytes());
+    v[8..].copy_from_slice(&id.0);
+    v
 }
 
 fn ids_of(bytes: &[u8]) -> Vec<EventId> {
@@ -169,6 +185,7 @@ impl SledStore {
             replies: tree("replies")?,
             tombstones: tree("tombstones")?,
             forks: tree("forks")?,
+            latest: tree("latest")?,
             meta: tree("meta")?,
             settings: tree("settings")?,
             db,
@@ -208,9 +225,10 @@ impl Store for SledStore {
             &self.timeline,
             &self.replies,
             &self.forks,
+            &self.latest,
             &self.meta,
         )
-            .transaction(|(events, logs, states, tl, replies, forks, meta)| {
+            .transaction(|(events, logs, states, tl, replies, forks, latest, meta)| {
                 if let Some(old) = events.get(id.0)? {
                     let old_has_payload = decode_stored(&old)
                         .map_err(ConflictableTransactionError::Abort)?
@@ -251,6 +269,13 @@ impl Store for SledStore {
                 }
                 if timeline {
                     tl.insert(&key_time(event.header().created_at, &id)[..], &author.0)?;
+                }
+                let kind_key = key_kind(&author, event.kind());
+                let newer = latest.get(kind_key)?.is_none_or(|v| {
+                    <[u8; 8]>::try_from(&v[..8]).map_or(true, |s| u64::from_be_bytes(s) <= seq)
+                });
+                if newer {
+                    latest.insert(&kind_key[..], &latest_value(seq, &id)[..])?;
                 }
                 if let Some(p) = parent {
                     replies.insert(&key_reply(&p, event.header().created_at, &id)[..], &[])?;
@@ -411,6 +436,34 @@ impl Store for SledStore {
                 Ok(())
             })
             .map_err(tx_error)?;
+        let kind_key = key_kind(&author, event.kind());
+        let pointed_here = self
+            .latest
+            .get(kind_key)
+            .map_err(backend)?
+            .is_some_and(|v| v.len() == 40 && v[8..] == id.0);
+        if pointed_here {
+            // Rare (host policy removals): scan the log backwards for the next newest.
+            let mut replacement = None;
+            for entry in self
+                .logs
+                .range(key_pos(&author, 0)..=key_pos(&author, u64::MAX))
+                .rev()
+            {
+                let (_, ids) = entry.map_err(backend)?;
+                if let Some(first) = ids_of(&ids).first()
+                    && let Some(e) = self.event(first)?
+                    && e.kind() == event.kind()
+                {
+                    replacement = Some(latest_value(e.seq(), &e.id()));
+                    break;
+                }
+            }
+            match replacement {
+                Some(v) => self.latest.insert(kind_key, &v[..]).map_err(backend)?,
+                None => self.latest.remove(kind_key).map_err(backend)?,
+            };
+        }
         Ok(true)
     }
 
@@ -485,6 +538,19 @@ impl Store for SledStore {
                 Ok((AuthorId(a), u64::from_be_bytes(s)))
             })
             .collect()
+    }
+
+    fn latest_of_kind(&self, author: &AuthorId, kind: Kind) -> Result<Option<EventId>, StoreError> {
+        Ok(self
+            .latest
+            .get(key_kind(author, kind))
+            .map_err(backend)?
+            .filter(|v| v.len() == 40)
+            .map(|v| {
+                let mut id = [0u8; 32];
+                id.copy_from_slice(&v[8..]);
+                EventId(id)
+            }))
     }
 
     fn counts(&self) -> Result<StoreCounts, StoreError> {

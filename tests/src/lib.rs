@@ -20,25 +20,29 @@ pub const DEADLINE: Duration = Duration::from_secs(60);
 pub fn bin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "handbill-node",
-                "--bin",
-                "handbilld",
-            ])
-            .status()
-            .expect("running cargo build for the daemon");
-        assert!(status.success(), "building handbilld failed");
         let exe = std::env::current_exe().expect("test executable path");
-        // target/<profile>/deps/<test> -> target/<profile>
-        exe.parent()
+        // target/<profile>/deps/<test> (or examples/<tool>) -> target/<profile>
+        let dir = exe
+            .parent()
             .and_then(Path::parent)
             .expect("test binary lives in target/<profile>/deps")
-            .to_path_buf()
+            .to_path_buf();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args([
+            "build",
+            "--quiet",
+            "-p",
+            "handbill-node",
+            "--bin",
+            "handbilld",
+        ]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("running cargo build for the daemon");
+        assert!(status.success(), "building handbilld failed");
+        dir
     })
 }
 
@@ -312,6 +316,16 @@ impl Node {
         args.extend(extra);
         let fresh = Node::start_with(self.home.clone(), args);
         *self = fresh;
+    }
+
+    /// The daemon's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The API's base URL and token, for tools that stream.
+    pub fn api(&self) -> (String, String) {
+        (self.api.clone(), self.token.clone())
     }
 
     /// The daemon's log so far, for failure messages.

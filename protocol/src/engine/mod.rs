@@ -256,15 +256,11 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
     }
 
     fn push(&mut self, output: Output<P>) {
-        if self.outputs.len() >= self.config.outputs_max {
-            // Only notifications are safe to lose; the driver should never let this happen.
-            if let Some(at) = self
-                .outputs
-                .iter()
-                .position(|o| matches!(o, Output::Stored { .. }))
-            {
-                self.outputs.remove(at);
-            }
+        // Only notifications may be dropped, and only when the driver has fallen far behind;
+        // every other output carries work the protocol depends on.
+        if self.outputs.len() >= self.config.outputs_max && matches!(output, Output::Stored { .. })
+        {
+            return;
         }
         self.outputs.push_back(output);
     }

@@ -20,6 +20,44 @@ pub fn run_all<S: Store>(make: impl Fn() -> S) {
     timeline_pages_newest_first(&mut make());
     replies_in_order(&mut make());
     settings_round_trip(&mut make());
+    latest_of_kind_tracks_the_newest(&mut make());
+}
+
+fn latest_of_kind_tracks_the_newest<S: Store>(store: &mut S) {
+    let k = key(11);
+    let profile = |name: &str| {
+        Payload::Profile(crate::payload::Profile {
+            name: name.into(),
+            bio: String::new(),
+        })
+    };
+    let p1 = sign_next(&k, None, Timestamp(1), &profile("one")).expect("valid");
+    let post1 = sign_next(&k, Some(&p1.head()), Timestamp(2), &post("x")).expect("valid");
+    let p2 = sign_next(&k, Some(&post1.head()), Timestamp(3), &profile("two")).expect("valid");
+    let kind = crate::payload::Kind::PROFILE;
+    assert_eq!(
+        store.latest_of_kind(&k.author(), kind).expect("latest"),
+        None
+    );
+    // Out of order: the newest wins whatever arrives last.
+    store.insert(&p2).expect("insert");
+    store.insert(&p1).expect("insert");
+    store.insert(&post1).expect("insert");
+    assert_eq!(
+        store.latest_of_kind(&k.author(), kind).expect("latest"),
+        Some(p2.id())
+    );
+    assert_eq!(
+        store
+            .latest_of_kind(&k.author(), crate::payload::Kind::POST)
+            .expect("latest"),
+        Some(post1.id())
+    );
+    store.remove(&p2.id()).expect("remove");
+    assert_eq!(
+        store.latest_of_kind(&k.author(), kind).expect("latest"),
+        Some(p1.id())
+    );
 }
 
 fn key(seed: u8) -> AuthorKey {

@@ -20,6 +20,7 @@ pub struct MemoryStore {
     replies: BTreeMap<EventId, Vec<EventId>>,
     tombstones: BTreeMap<EventId, AuthorId>,
     forks: BTreeSet<(AuthorId, u64)>,
+    latest: BTreeMap<(AuthorId, crate::payload::Kind), (u64, EventId)>,
     settings: BTreeMap<String, Vec<u8>>,
 }
 
@@ -89,13 +90,31 @@ impl Store for MemoryStore {
         }
         self.events.insert(id, event.clone());
         self.logs.entry(position).or_default().push(id);
+        let latest = self
+            .latest
+            .entry((event.author(), event.kind()))
+            .or_insert((0, id));
+        if event.seq() >= latest.0 {
+            *latest = (event.seq(), id);
+        }
         if in_timeline(event) {
             self.timeline.insert((event.header().created_at, id));
         }
         if let Some(parent) = reply_parent(event) {
             self.replies.entry(parent).or_default().push(id);
         }
-        self.recompute_state(&event.author());
+        if fork.is_none() {
+            // Advance incrementally: a full recount on every insert would make ingest quadratic.
+            let state = self.states.entry(event.author()).or_default();
+            state.highest = state.highest.max(event.seq());
+            while state.contiguous < state.highest
+                && self
+                    .logs
+                    .contains_key(&(event.author(), state.contiguous + 1))
+            {
+                state.contiguous += 1;
+            }
+        }
         match fork {
             Some(evidence) => {
                 self.forks.insert(position);
@@ -161,6 +180,20 @@ impl Store for MemoryStore {
             }
         }
         self.timeline.remove(&(event.header().created_at, *id));
+        let key = (event.author(), event.kind());
+        if self.latest.get(&key).is_some_and(|(_, held)| held == id) {
+            // Fall back to the newest remaining event of that kind.
+            let newest = self
+                .events
+                .values()
+                .filter(|e| e.author() == key.0 && e.kind() == key.1)
+                .max_by_key(|e| e.seq())
+                .map(|e| (e.seq(), e.id()));
+            match newest {
+                Some(entry) => self.latest.insert(key, entry),
+                None => self.latest.remove(&key),
+            };
+        }
         for children in self.replies.values_mut() {
             children.retain(|child| child != id);
         }
@@ -205,6 +238,14 @@ impl Store for MemoryStore {
 
     fn forks(&self) -> Result<Vec<(AuthorId, u64)>, StoreError> {
         Ok(self.forks.iter().copied().collect())
+    }
+
+    fn latest_of_kind(
+        &self,
+        author: &AuthorId,
+        kind: crate::payload::Kind,
+    ) -> Result<Option<EventId>, StoreError> {
+        Ok(self.latest.get(&(*author, kind)).map(|(_, id)| *id))
     }
 
     fn counts(&self) -> Result<StoreCounts, StoreError> {

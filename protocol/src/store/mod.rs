@@ -126,6 +126,13 @@ pub trait Store {
     /// Ids of events that reply to `parent`, oldest first.
     fn replies(&self, parent: &EventId) -> Result<Vec<EventId>, StoreError>;
 
+    /// The newest event (highest seq) of `kind` by `author`, e.g. their current profile.
+    fn latest_of_kind(
+        &self,
+        author: &AuthorId,
+        kind: crate::payload::Kind,
+    ) -> Result<Option<EventId>, StoreError>;
+
     /// Authors with recorded forks and the forked seqs, in order.
     fn forks(&self) -> Result<Vec<(AuthorId, u64)>, StoreError>;
 
