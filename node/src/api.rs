@@ -120,6 +120,8 @@ pub fn router(state: ApiState) -> Router {
             "/v1/host-policy/block",
             post(block_author).delete(unblock_author),
         )
+        .route("/v1/feeds/{feed}", get(feed_declaration))
+        .route("/v1/lists", get(own_lists))
         .route("/v1/stream", get(stream))
         .fallback(|| async { Failure::not_found("no such API endpoint") })
         .layer(middleware::from_fn_with_state(state.clone(), guard))
@@ -745,6 +747,61 @@ async fn unblock_author(
     changed(&state, |s| {
         s.host_policy.blocked_authors.remove(&author);
     })
+}
+
+/// Most events of its own log a node scans to list its lists.
+const OWN_LOG_SCAN_MAX: usize = 100_000;
+
+async fn feed_declaration(
+    State(state): State<ApiState>,
+    Path(feed): Path<String>,
+) -> ApiResult<LabelerDeclaration> {
+    let feed: AuthorId = parse(&feed)?;
+    let engine = state.shared.engine();
+    let store = engine.store();
+    let declaration = store
+        .latest_of_kind(&feed, handbill_protocol::Kind::LABELER_DECLARATION)?
+        .and_then(|id| store.event(&id).ok().flatten())
+        .and_then(|e| match e.content() {
+            Some(Payload::LabelerDeclaration(d)) => Some(d.clone()),
+            _ => None,
+        });
+    declaration.map(Json).ok_or_else(|| {
+        Failure::not_found(format!(
+            "no labeler declaration from {feed} is stored here; subscribe to the feed (or follow it) and wait for it to sync"
+        ))
+    })
+}
+
+async fn own_lists(State(state): State<ApiState>) -> ApiResult<Vec<OwnList>> {
+    let engine = state.shared.engine();
+    let store = engine.store();
+    let me = engine.author();
+    let mut newest: std::collections::BTreeMap<String, OwnList> = Default::default();
+    let mut from = 1;
+    let mut scanned = 0;
+    while scanned < OWN_LOG_SCAN_MAX {
+        let batch = store.log(&me, from, 512)?;
+        let Some(last) = batch.last() else { break };
+        from = last.seq() + 1;
+        scanned += batch.len();
+        for e in &batch {
+            if let Some(Payload::List(l)) = e.content() {
+                newest.insert(
+                    l.name.clone(),
+                    OwnList {
+                        id: handbill_protocol::ListId::derive(&me, &l.name),
+                        owner: me,
+                        name: l.name.clone(),
+                        description: l.description.clone(),
+                        purpose: l.purpose,
+                        members: l.members.clone(),
+                    },
+                );
+            }
+        }
+    }
+    Ok(Json(newest.into_values().collect()))
 }
 
 async fn stream(

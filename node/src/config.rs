@@ -22,6 +22,10 @@ bootstrap = []
 # Discover peers on the local network with mDNS.
 mdns = false
 
+# Dial nodes that the DHT says host the authors you follow. With false, this node talks only to
+# the peers above, those you connect to, and those that connect to it.
+discover = true
+
 # Port of the local HTTP API on 127.0.0.1. 0 picks a free port at every start; the chosen
 # address is written to api.addr in the home directory.
 api_port = 0
@@ -39,6 +43,8 @@ pub struct FileConfig {
     pub bootstrap: Vec<String>,
     /// mDNS on the LAN.
     pub mdns: bool,
+    /// Dial DHT providers of followed authors.
+    pub discover: bool,
     /// Local API port.
     pub api_port: u16,
 }
@@ -50,6 +56,7 @@ impl Default for FileConfig {
             listen: Vec::new(),
             bootstrap: Vec::new(),
             mdns: false,
+            discover: true,
             api_port: 0,
         }
     }

@@ -142,8 +142,8 @@ pub async fn run(
 
 /// Dials an address, teaching Kademlia about it when it names a peer.
 pub fn dial(swarm: &mut Swarm<Behaviour>, addr: Multiaddr) -> Result<(), String> {
-    if let Some(peer) = peer_of(&addr) {
-        swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+    if let (Some(peer), Some(kad)) = (peer_of(&addr), swarm.behaviour_mut().kad.as_mut()) {
+        kad.add_address(&peer, addr.clone());
     }
     swarm.dial(addr).map_err(|e| e.to_string())
 }
@@ -194,14 +194,22 @@ fn drain(swarm: &mut Swarm<Behaviour>, shared: &Shared, pending: &mut Pending) {
                 behaviour.gossipsub.unsubscribe(&topic(&author));
             }
             Output::StartProviding(author) => {
-                if let Err(e) = behaviour.kad.start_providing(provider_key(&author)) {
+                if let Some(kad) = behaviour.kad.as_mut()
+                    && let Err(e) = kad.start_providing(provider_key(&author))
+                {
                     tracing::warn!(%author, "cannot announce as provider: {e}");
                 }
             }
-            Output::StopProviding(author) => behaviour.kad.stop_providing(&provider_key(&author)),
+            Output::StopProviding(author) => {
+                if let Some(kad) = behaviour.kad.as_mut() {
+                    kad.stop_providing(&provider_key(&author));
+                }
+            }
             Output::FindProviders(author) => {
-                let query = behaviour.kad.get_providers(provider_key(&author));
-                pending.provider_queries.insert(query, author);
+                if let Some(kad) = behaviour.kad.as_mut() {
+                    let query = kad.get_providers(provider_key(&author));
+                    pending.provider_queries.insert(query, author);
+                }
             }
             Output::Dial(peer) => {
                 if let Err(e) = swarm.dial(peer) {
@@ -363,13 +371,17 @@ fn on_behaviour_event(
             }
         }
         BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
-            for addr in info.listen_addrs {
-                swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+            if let Some(kad) = swarm.behaviour_mut().kad.as_mut() {
+                for addr in info.listen_addrs {
+                    kad.add_address(&peer_id, addr);
+                }
             }
         }
         BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
             for (peer, addr) in found {
-                swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+                if let Some(kad) = swarm.behaviour_mut().kad.as_mut() {
+                    kad.add_address(&peer, addr.clone());
+                }
                 if !swarm.is_connected(&peer) {
                     let _ = swarm.dial(addr);
                 }

@@ -37,9 +37,19 @@ struct Args {
     #[arg(long, env = "HANDBILL_MDNS")]
     mdns: bool,
 
+    /// Run without the DHT: neither announce nor look up who hosts which author, and talk only
+    /// to configured, bootstrap and explicitly connected peers (and those that connect here).
+    #[arg(long, env = "HANDBILL_NO_DISCOVER")]
+    no_discover: bool,
+
     /// Port of the local API on 127.0.0.1 (0 picks a free one).
     #[arg(long, env = "HANDBILL_API_PORT")]
     api_port: Option<u16>,
+
+    /// Create the home (author key, node key, config), print the author id, and exit without
+    /// starting. Fails if the home already has an author key.
+    #[arg(long)]
+    init: bool,
 }
 
 fn main() {
@@ -72,11 +82,22 @@ async fn run(args: Args) -> Result<()> {
         Some(home) => home,
         None => Home::default_root()?,
     });
+    if args.init && home.author_key().exists() {
+        anyhow::bail!(
+            "{} already holds an author key; refusing to overwrite it",
+            home.root().display()
+        );
+    }
     let created = home.init(|| {
         identity::Keypair::generate_ed25519()
             .to_protobuf_encoding()
             .context("encoding a new node key")
     })?;
+    if args.init {
+        println!("{}", home.read_author_key()?.author());
+        eprintln!("handbilld: initialised {}", home.root().display());
+        return Ok(());
+    }
     let _lock = home.lock_exclusive()?;
     let author_key = home.read_author_key()?;
     let author = author_key.author();
@@ -100,7 +121,12 @@ async fn run(args: Args) -> Result<()> {
 
     let store = store::SledStore::open(&home.store())
         .with_context(|| format!("opening the store in {}", home.store().display()))?;
-    let engine = Engine::new(author_key, store, EngineConfig::default(), daemon::now())
+    let discover = !args.no_discover && file.discover;
+    let mut engine_config = EngineConfig::default();
+    if !discover {
+        engine_config.providers_dialled_max = 0;
+    }
+    let engine = Engine::new(author_key, store, engine_config, daemon::now())
         .context("loading the node's state from the store")?;
 
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(node_key)
@@ -112,7 +138,7 @@ async fn run(args: Args) -> Result<()> {
         )?
         .with_quic()
         .with_relay_client(noise::Config::new, yamux::Config::default)?
-        .with_behaviour(|key, relay| network::Behaviour::new(key, relay, mdns))
+        .with_behaviour(|key, relay| network::Behaviour::new(key, relay, mdns, discover))
         .map_err(|e| anyhow::anyhow!("building the network behaviour: {e}"))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
         .build();

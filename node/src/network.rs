@@ -77,8 +77,8 @@ pub struct Behaviour {
     pub ping: ping::Behaviour,
     /// Topic-per-author event dissemination.
     pub gossipsub: gossipsub::Behaviour,
-    /// Provider records: who hosts which author.
-    pub kad: kad::Behaviour<kad::store::MemoryStore>,
+    /// Provider records: who hosts which author (off when discovery is off).
+    pub kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
     /// LAN discovery, only when enabled.
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     /// Heads exchange and range backfill.
@@ -101,6 +101,7 @@ impl Behaviour {
         key: &identity::Keypair,
         relay_client: relay::client::Behaviour,
         enable_mdns: bool,
+        enable_dht: bool,
     ) -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
         let peer_id = key.public().to_peer_id();
         let config = gossipsub::ConfigBuilder::default()
@@ -150,7 +151,7 @@ impl Behaviour {
             ),
             ping: ping::Behaviour::new(ping::Config::new()),
             gossipsub: gossip,
-            kad,
+            kad: Toggle::from(enable_dht.then_some(kad)),
             mdns: Toggle::from(mdns),
             replication: request_response::Behaviour::with_codec(
                 ReplicationCodec,

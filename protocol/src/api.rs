@@ -366,6 +366,23 @@ pub struct LabelView {
     pub event: EventId,
 }
 
+/// `GET /v1/lists`: one of this node's own published lists, as last published.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnList {
+    /// The list's id (what others subscribe to, with the owner).
+    pub id: ListId,
+    /// The owner (this node's author).
+    pub owner: AuthorId,
+    /// Its name.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// How subscribers use it.
+    pub purpose: ListPurpose,
+    /// Its members.
+    pub members: Vec<AuthorId>,
+}
+
 /// `POST /v1/moderation/feeds`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedSubscribeRequest {

@@ -46,6 +46,57 @@ pub fn bin_dir() -> &'static Path {
     })
 }
 
+/// What a CLI run produced.
+#[derive(Debug)]
+pub struct CliRun {
+    /// The exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// How long it took.
+    pub took: Duration,
+}
+
+impl CliRun {
+    /// Standard output parsed as JSON lines.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+}
+
+/// Runs the real `handbill` CLI against `home`.
+pub fn handbill(home: &Path, args: &[&str]) -> CliRun {
+    let program = bin_dir().join("handbill");
+    let start = Instant::now();
+    let output = Command::new(program)
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .stdin(Stdio::null())
+        .env_remove("HANDBILL_HOME")
+        .output()
+        .expect("running handbill");
+    CliRun {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        took: start.elapsed(),
+    }
+}
+
+/// Runs the CLI and asserts success, returning stdout.
+pub fn handbill_ok(home: &Path, args: &[&str]) -> String {
+    let run = handbill(home, args);
+    assert_eq!(run.code, 0, "handbill {args:?} failed: {}", run.stderr);
+    run.stdout
+}
+
 /// Polls `check` until it returns `Some`, or panics with `what` after [`DEADLINE`].
 pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
