@@ -155,7 +155,7 @@ fn moderation_feeds_hide_for_subscribers_only() {
     );
     let labels = wait_for("the feed's declaration at Bob", || {
         let run = handbill(&bob.home, &["--json", "moderation", "labels", &m]);
-        (run.code == 0).then(|| run.stdout)
+        (run.code == 0).then_some(run.stdout)
     });
     assert!(labels.contains("Safety Desk"));
 
