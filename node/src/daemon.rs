@@ -257,10 +257,28 @@ fn on_swarm_event(
             num_established,
             endpoint,
             ..
-        } if num_established.get() == 1 => {
-            tracing::info!(%peer_id, addr = %endpoint.get_remote_address(), "connected");
-            shared.net().peers.insert(peer_id.to_string());
-            shared.engine().handle_connected(peer_id, now());
+        } => {
+            // Remember addresses we dialled (the peer listens there), to reconnect after a restart.
+            if endpoint.is_dialer() && !endpoint.is_relayed() {
+                let addr = endpoint.get_remote_address().clone();
+                let addr = if peer_of(&addr).is_some() {
+                    addr
+                } else {
+                    addr.with(Protocol::P2p(peer_id))
+                };
+                if let Err(e) = shared
+                    .engine()
+                    .store()
+                    .remember_peer(&addr.to_string(), now())
+                {
+                    tracing::warn!("cannot remember peer {addr}: {e}");
+                }
+            }
+            if num_established.get() == 1 {
+                tracing::info!(%peer_id, addr = %endpoint.get_remote_address(), "connected");
+                shared.net().peers.insert(peer_id.to_string());
+                shared.engine().handle_connected(peer_id, now());
+            }
         }
         SwarmEvent::ConnectionClosed {
             peer_id,

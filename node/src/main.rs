@@ -126,6 +126,8 @@ async fn run(args: Args) -> Result<()> {
     if !discover {
         engine_config.providers_dialled_max = 0;
     }
+    // Peers from earlier runs, so a restarted node finds the network again by itself.
+    let known_peers = store.known_peers().unwrap_or_default();
     let engine = Engine::new(author_key, store, engine_config, daemon::now())
         .context("loading the node's state from the store")?;
 
@@ -156,6 +158,11 @@ async fn run(args: Args) -> Result<()> {
             .with_context(|| format!("bootstrap address {addr} is not a multiaddr"))?;
         if let Err(e) = daemon::dial(&mut swarm, addr.clone()) {
             tracing::warn!("cannot dial bootstrap peer {addr}: {e}");
+        }
+    }
+    for addr in known_peers.iter().filter(|a| !bootstrap.contains(a)) {
+        if let Ok(addr) = addr.parse::<Multiaddr>() {
+            let _ = daemon::dial(&mut swarm, addr);
         }
     }
     let peer_id = *swarm.local_peer_id();

@@ -15,6 +15,7 @@
 //! latest     author ‖ kind           -> seq ‖ id          (newest event of each kind)
 //! meta       "events" | "payloads"   -> u64 counters
 //! settings   name                    -> bytes
+//! peers      multiaddr               -> last connected (ms)  (dialled again at start)
 //! ```
 
 use handbill_protocol::event::SignedEvent;
@@ -46,6 +47,7 @@ pub struct SledStore {
     latest: Tree,
     meta: Tree,
     settings: Tree,
+    peers: Tree,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -188,8 +190,48 @@ impl SledStore {
             latest: tree("latest")?,
             meta: tree("meta")?,
             settings: tree("settings")?,
+            peers: tree("peers")?,
             db,
         })
+    }
+}
+
+/// Peer addresses remembered across restarts.
+pub const KNOWN_PEERS_MAX: usize = 64;
+
+impl SledStore {
+    /// Remembers a peer address this node connected to, so a restart can reconnect without
+    /// help; keeps the [`KNOWN_PEERS_MAX`] most recent.
+    pub fn remember_peer(&self, addr: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.peers
+            .insert(addr.as_bytes(), &now.0.to_be_bytes())
+            .map_err(backend)?;
+        if self.peers.len() > KNOWN_PEERS_MAX {
+            let mut all = self.known_peers_with_times()?;
+            all.sort_by_key(|(_, t)| *t);
+            for (addr, _) in all.iter().take(all.len() - KNOWN_PEERS_MAX) {
+                self.peers.remove(addr.as_bytes()).map_err(backend)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Remembered peer addresses, most recent first.
+    pub fn known_peers(&self) -> Result<Vec<String>, StoreError> {
+        let mut all = self.known_peers_with_times()?;
+        all.sort_by_key(|(_, t)| std::cmp::Reverse(*t));
+        Ok(all.into_iter().map(|(a, _)| a).collect())
+    }
+
+    fn known_peers_with_times(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.peers
+            .iter()
+            .map(|entry| {
+                let (k, v) = entry.map_err(backend)?;
+                let t = <[u8; 8]>::try_from(v.as_ref()).map_or(0, u64::from_be_bytes);
+                Ok((String::from_utf8_lossy(&k).into_owned(), t))
+            })
+            .collect()
     }
 }
 
@@ -601,6 +643,23 @@ mod tests {
             counter.set(counter.get() + 1);
             SledStore::open(&dir.path().join(counter.get().to_string())).unwrap()
         });
+    }
+
+    #[test]
+    fn known_peers_are_bounded_and_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        for i in 0..(KNOWN_PEERS_MAX as u64 + 10) {
+            store
+                .remember_peer(&format!("/ip4/127.0.0.1/tcp/{i}"), Timestamp(i))
+                .unwrap();
+        }
+        let peers = store.known_peers().unwrap();
+        assert_eq!(peers.len(), KNOWN_PEERS_MAX);
+        assert_eq!(
+            peers[0],
+            format!("/ip4/127.0.0.1/tcp/{}", KNOWN_PEERS_MAX + 9)
+        );
     }
 
     #[test]

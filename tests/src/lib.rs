@@ -29,16 +29,13 @@ pub fn bin_dir() -> &'static Path {
             .to_path_buf();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
-        build.args([
-            "build",
-            "--quiet",
-            "-p",
-            "handbill-node",
-            "--bin",
-            "handbilld",
-        ]);
+        // Build every binary with the same feature resolution as `cargo test --workspace`
+        // (bins and tests of the whole workspace), so nothing is compiled a second time with
+        // different features; in the release profile (measurement tools), just the binaries.
         if dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
+            build.args(["build", "--quiet", "--release", "--workspace", "--bins"]);
+        } else {
+            build.args(["build", "--quiet", "--workspace", "--bins", "--tests"]);
         }
         let status = build.status().expect("running cargo build for the daemon");
         assert!(status.success(), "building handbilld failed");

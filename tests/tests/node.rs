@@ -70,7 +70,8 @@ fn a_restarted_node_catches_up() {
     for i in 0..20 {
         a.post_text(&format!("while C was away {i}"));
     }
-    c.restart(vec!["--bootstrap".into(), a.addr()]);
+    // No --bootstrap: the node reconnects to the peers it knew.
+    c.restart(Vec::new());
     wait_for("C to catch up on all 21", || {
         (c.log_of(&author) == (21, 21)).then_some(())
     });
@@ -258,4 +259,32 @@ fn acknowledged_posts_survive_kill_9() {
         }
     }
     assert!(acknowledged.len() >= cycles * 3);
+}
+
+#[test]
+fn following_finds_the_authors_hosts_through_the_dht() {
+    // B does not follow A, so it holds none of A's posts; C knows only B. C's follow looks up
+    // who hosts A in the DHT (through B), dials A, and backfills from A directly.
+    let dir = tempfile::tempdir().unwrap();
+    let a = Node::start(dir.path(), "a");
+    let b = Node::start(dir.path(), "b");
+    let c = Node::start(dir.path(), "c");
+    let ids: Vec<EventId> = (0..5).map(|i| a.post_text(&format!("post {i}"))).collect();
+    b.connect(&a);
+    c.connect(&b);
+    // A's provider record reaches B once A's announcement runs with B in its routing table.
+    let a_peer = a.status().peer_id;
+    c.follow(a.author());
+    wait_for("C to find and backfill from A", || {
+        (c.log_of(&a.author()).0 == 5).then_some(())
+    });
+    assert!(
+        c.status().peers.contains(&a_peer),
+        "C connected to A itself"
+    );
+    assert_eq!(b.log_of(&a.author()), (0, 0), "B never hosted A");
+    assert_eq!(
+        c.event(&ids[4]).and_then(|i| i.text).as_deref(),
+        Some("post 4")
+    );
 }

@@ -45,6 +45,8 @@ pub struct EngineConfig {
     pub ranges_total_max: usize,
     /// Providers dialled per author lookup.
     pub providers_dialled_max: usize,
+    /// Least time between two DHT lookups for the same author, in milliseconds.
+    pub provider_lookup_interval_ms: u64,
     /// Outputs buffered before the oldest notifications are dropped (the driver drains them
     /// after every input, so this bounds a stalled driver, not normal operation).
     pub outputs_max: usize,
@@ -57,6 +59,7 @@ impl Default for EngineConfig {
             ranges_per_peer_max: 2,
             ranges_total_max: 16,
             providers_dialled_max: 4,
+            provider_lookup_interval_ms: 10_000,
             outputs_max: 65_536,
         }
     }
@@ -182,6 +185,8 @@ pub struct Engine<S: Store, P: Ord + Clone> {
     outputs: VecDeque<Output<P>>,
     next_heads_round: Timestamp,
     keys: KeyCache,
+    /// When each followed author was last looked up in the DHT.
+    lookups: BTreeMap<AuthorId, Timestamp>,
 }
 
 impl<S: Store, P: Ord + Clone> Engine<S, P> {
@@ -206,6 +211,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             outputs: VecDeque::new(),
             next_heads_round: now,
             keys: KeyCache::default(),
+            lookups: BTreeMap::new(),
         };
         engine.rebuild_moderation()?;
         engine.refresh_hosted();
@@ -250,9 +256,16 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         self.outputs.pop_front()
     }
 
-    /// When [`Engine::handle_timeout`] is next due.
+    /// When [`Engine::handle_timeout`] is next due: the next heads round, or the next DHT lookup
+    /// retry for a followed author no peer serves.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        Some(self.next_heads_round)
+        let retry = self
+            .lookups
+            .iter()
+            .filter(|(author, _)| !self.peers.values().any(|p| p.heads.contains_key(*author)))
+            .map(|(_, last)| last.saturating_add_millis(self.config.provider_lookup_interval_ms))
+            .min();
+        Some(retry.map_or(self.next_heads_round, |r| r.min(self.next_heads_round)))
     }
 
     fn push(&mut self, output: Output<P>) {
@@ -324,6 +337,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         self.save_settings()?;
         let event = self.publish(&Payload::Follow(crate::payload::Follow { author }), now)?;
         self.refresh_hosted();
+        self.lookups.insert(author, now);
         self.push(Output::FindProviders(author));
         self.ask_heads_for(&[author]);
         Ok(event)
@@ -701,6 +715,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                         }
                     }
                 }
+                self.look_up_unserved(now);
                 self.schedule_ranges(now);
             }
             (
@@ -749,11 +764,30 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
     /// Time passed: run periodic work that is due.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         if now < self.next_heads_round {
+            self.look_up_unserved(now);
             return;
         }
         self.next_heads_round = now.saturating_add_millis(self.config.heads_interval_ms);
         let authors: Vec<AuthorId> = self.hosted.iter().copied().collect();
         self.ask_heads_for(&authors);
+        self.look_up_unserved(now);
+    }
+
+    /// Looks up in the DHT the followed authors that no connected peer holds anything of, at most
+    /// once per lookup interval each: the peers we have cannot help with them.
+    fn look_up_unserved(&mut self, now: Timestamp) {
+        let follows: Vec<AuthorId> = self.settings.follows.iter().copied().collect();
+        self.lookups.retain(|a, _| follows.contains(a));
+        for author in follows {
+            let served = self.peers.values().any(|p| p.heads.contains_key(&author));
+            let due = self.lookups.get(&author).is_none_or(|last| {
+                now.0.saturating_sub(last.0) >= self.config.provider_lookup_interval_ms
+            });
+            if !served && due {
+                self.lookups.insert(author, now);
+                self.push(Output::FindProviders(author));
+            }
+        }
     }
 
     fn ask_heads_for(&mut self, authors: &[AuthorId]) {

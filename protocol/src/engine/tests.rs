@@ -621,3 +621,27 @@ fn serving_ranges_respects_bounds() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[test]
+fn unserved_follows_are_looked_up_again_after_the_interval() {
+    let mut net = Net::new(2);
+    let stranger = AuthorId([9; 32]);
+    net.nodes[0].follow(stranger, T0).expect("follow");
+    let lookups = |outputs: &[Output<usize>]| {
+        outputs
+            .iter()
+            .filter(|o| **o == Output::FindProviders(stranger))
+            .count()
+    };
+    let first: Vec<_> = std::iter::from_fn(|| net.nodes[0].poll_output()).collect();
+    assert_eq!(lookups(&first), 1);
+    let retry_at = net.nodes[0].poll_timeout().expect("a timeout");
+    let interval = EngineConfig::default().provider_lookup_interval_ms;
+    assert_eq!(retry_at, T0.saturating_add_millis(interval).min(retry_at));
+    net.nodes[0].handle_timeout(Timestamp(T0.0 + 1));
+    let early: Vec<_> = std::iter::from_fn(|| net.nodes[0].poll_output()).collect();
+    assert_eq!(lookups(&early), 0, "not before the interval");
+    net.nodes[0].handle_timeout(T0.saturating_add_millis(interval));
+    let later: Vec<_> = std::iter::from_fn(|| net.nodes[0].poll_output()).collect();
+    assert_eq!(lookups(&later), 1, "again after it");
+}
