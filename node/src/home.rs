@@ -85,7 +85,7 @@ impl Home {
         }
         if !self.author_key().exists() {
             let key = AuthorKey::generate(&mut OsRng);
-            let text = format!("{}\n", hex(&key.secret_bytes()));
+            let text = format!("{}\n", hex::encode(key.secret_bytes()));
             write_secret(&self.author_key(), text.as_bytes())?;
             created = true;
         }
@@ -107,7 +107,8 @@ impl Home {
         let text = read_secret(&path)?;
         let text =
             String::from_utf8(text).with_context(|| format!("{} is not text", path.display()))?;
-        let bytes = unhex(text.trim())
+        let bytes = hex::decode(text.trim())
+            .ok()
             .filter(|b| b.len() == 32)
             .with_context(|| format!("{} does not hold a 64-digit hex secret", path.display()))?;
         let mut secret = [0u8; 32];
@@ -146,7 +147,7 @@ impl Home {
     pub fn new_api_token(&self) -> Result<String> {
         let mut bytes = [0u8; 32];
         OsRng.fill_bytes(&mut bytes);
-        let token = hex(&bytes);
+        let token = hex::encode(bytes);
         let path = self.api_token();
         // Replace atomically so a reader never sees a half-written token.
         let tmp = self.root.join("api.token.tmp");
@@ -182,20 +183,6 @@ pub fn read_secret(path: &Path) -> Result<Vec<u8>> {
         );
     }
     fs::read(path).with_context(|| format!("reading {}", path.display()))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

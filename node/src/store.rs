@@ -20,9 +20,9 @@
 
 use handbill_protocol::event::SignedEvent;
 use handbill_protocol::log::{SamePosition, compare_position};
-use handbill_protocol::payload::{Kind, Payload};
+use handbill_protocol::payload::Kind;
 use handbill_protocol::store::{
-    Inserted, LogState, Store, StoreCounts, StoreError, TimelineCursor,
+    Inserted, LogState, Store, StoreCounts, StoreError, TimelineCursor, in_timeline, reply_parent,
 };
 use handbill_protocol::{AuthorId, CheckedEvent, EventId, Timestamp, VerifiedEvent};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
@@ -159,17 +159,6 @@ fn decode_stored(bytes: &[u8]) -> Result<VerifiedEvent, StoreError> {
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn is_timeline_kind(event: &VerifiedEvent) -> bool {
-    event.kind() == Kind::POST || event.kind() == Kind::REPOST
-}
-
-fn reply_parent(event: &VerifiedEvent) -> Option<EventId> {
-    match event.content()? {
-        Payload::Post(post) => post.reply.map(|r| r.parent.id),
-        _ => None,
-    }
-}
-
 impl SledStore {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path) -> Result<SledStore, StoreError> {
@@ -257,7 +246,7 @@ impl Store for SledStore {
                 .transpose()?,
             _ => None,
         };
-        let timeline = is_timeline_kind(event);
+        let timeline = in_timeline(event);
         let parent = reply_parent(event);
         let has_payload = event.payload_bytes().is_some();
         let outcome = (

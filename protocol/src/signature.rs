@@ -72,14 +72,14 @@ pub struct Signature(pub [u8; 64]);
 
 impl fmt::Debug for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Signature({})", hex_lower(&self.0))
+        write!(f, "Signature({})", hex::encode(self.0))
     }
 }
 
 impl Serialize for Signature {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
-            serializer.serialize_str(&hex_lower(&self.0))
+            serializer.serialize_str(&hex::encode(self.0))
         } else {
             serializer.serialize_bytes(&self.0)
         }
@@ -91,7 +91,7 @@ impl<'de> Deserialize<'de> for Signature {
         use serde::de::Error;
         let bytes: Vec<u8> = if deserializer.is_human_readable() {
             let text = String::deserialize(deserializer)?;
-            hex_decode(&text).ok_or_else(|| D::Error::custom("signature is not hex"))?
+            hex::decode(&text).map_err(|_| D::Error::custom("signature is not hex"))?
         } else {
             serde_bytes_vec(deserializer)?
         };
@@ -114,32 +114,6 @@ fn serde_bytes_vec<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>
         }
     }
     deserializer.deserialize_bytes(BytesVisitor)
-}
-
-pub(crate) fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(DIGITS[usize::from(byte >> 4)] as char);
-        out.push(DIGITS[usize::from(byte & 0x0f)] as char);
-    }
-    out
-}
-
-pub(crate) fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    };
-    text.as_bytes()
-        .chunks(2)
-        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
-        .collect()
 }
 
 /// An author's signing key. It never appears in `Debug` output or logs.
@@ -476,7 +450,7 @@ mod tests {
         assert_ne!(a.author(), b.author());
         let shown = format!("{a:?}");
         assert!(shown.contains("redacted"));
-        assert!(!shown.contains(&hex_lower(&a.secret_bytes())));
+        assert!(!shown.contains(&hex::encode(a.secret_bytes())));
     }
 
     #[test]
@@ -605,13 +579,5 @@ mod tests {
             }
         }
         assert!(cache.keys.len() <= 2, "the cache stays bounded");
-    }
-
-    #[test]
-    fn hex_round_trips() {
-        let bytes = [0u8, 1, 0xab, 0xff];
-        assert_eq!(hex_decode(&hex_lower(&bytes)), Some(bytes.to_vec()));
-        assert_eq!(hex_decode("abc"), None);
-        assert_eq!(hex_decode("zz"), None);
     }
 }

@@ -1,10 +1,11 @@
 //! An in-memory [`Store`]: for the simulator, for engine tests, and as the reference that the
 //! persistent store's behaviour is checked against.
 
-use super::{Inserted, LogState, Store, StoreCounts, StoreError, TimelineCursor};
+use super::{
+    Inserted, LogState, Store, StoreCounts, StoreError, TimelineCursor, in_timeline, reply_parent,
+};
 use crate::id::{AuthorId, EventId};
 use crate::log::{ForkEvidence, SamePosition, compare_position};
-use crate::payload::Payload;
 use crate::time::Timestamp;
 use crate::validate::VerifiedEvent;
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,19 +52,6 @@ impl MemoryStore {
                 },
             );
         }
-    }
-}
-
-/// Whether an event belongs in the timeline (posts and reposts).
-pub(crate) fn in_timeline(event: &VerifiedEvent) -> bool {
-    event.kind() == crate::payload::Kind::POST || event.kind() == crate::payload::Kind::REPOST
-}
-
-/// The event an event replies to, if it is a reply.
-pub(crate) fn reply_parent(event: &VerifiedEvent) -> Option<EventId> {
-    match event.content()? {
-        Payload::Post(post) => post.reply.map(|r| r.parent.id),
-        _ => None,
     }
 }
 

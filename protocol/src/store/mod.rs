@@ -16,6 +16,19 @@ use crate::time::Timestamp;
 use crate::validate::VerifiedEvent;
 use serde::{Deserialize, Serialize};
 
+/// Whether an event is indexed in the timeline: posts and reposts. Every store uses this rule.
+pub fn in_timeline(event: &VerifiedEvent) -> bool {
+    event.kind() == crate::payload::Kind::POST || event.kind() == crate::payload::Kind::REPOST
+}
+
+/// The event an event replies to, if it is a reply: the key of the reply-thread index.
+pub fn reply_parent(event: &VerifiedEvent) -> Option<EventId> {
+    match event.content()? {
+        crate::payload::Payload::Post(post) => post.reply.map(|r| r.parent.id),
+        _ => None,
+    }
+}
+
 /// A store failure. The engine cannot act on these beyond reporting them, so they carry text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
