@@ -20,9 +20,7 @@ use crate::event::SignedEvent;
 use crate::id::{AuthorId, EventId};
 use crate::log::{ChainError, check_successor};
 use crate::moderation::host::HostDecision;
-use crate::moderation::{
-    FeedSubscription, LabelIndex, LabelSubject, SubscribedList, Verdict, evaluate,
-};
+use crate::moderation::{FeedSubscription, LabelIndex, SubscribedList, Verdict, evaluate};
 use crate::payload::{LabelTarget, Payload};
 use crate::signature::{AuthorKey, KeyCache};
 use crate::store::{Inserted, Store, StoreError, TimelineCursor};
@@ -1000,20 +998,17 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                     && !label.negate
                 {
                     match label.target {
+                        // Judge the held event by its real author, not the labeller's claim.
                         LabelTarget::Event(r) => {
-                            let subject = LabelSubject::Event(r.id);
-                            let refused = self.labels.on(&subject).iter().any(|s| {
-                                s.in_force(now)
-                                    && policy.refused_labels.contains(&(s.feed, s.value.clone()))
-                            });
-                            if refused {
+                            if let Some(held) = self.store.event(&r.id)?
+                                && policy.decide(r.id, held.author(), &self.labels, now)
+                                    != HostDecision::Carry
+                            {
                                 self.store.remove(&r.id)?;
                             }
                         }
                         LabelTarget::Author(a) => {
-                            if policy.decide(EventId([0; 32]), a, &self.labels, now)
-                                != HostDecision::Carry
-                            {
+                            if policy.decide_author(a, &self.labels, now) != HostDecision::Carry {
                                 self.remove_author(&a)?;
                             }
                         }

@@ -48,26 +48,42 @@ impl HostPolicy {
         labels: &LabelIndex,
         now: Timestamp,
     ) -> HostDecision {
+        match self.decide_author(author, labels, now) {
+            HostDecision::Carry => self.refused_label_on(LabelSubject::Event(id), labels, now),
+            refused => refused,
+        }
+    }
+
+    /// Whether the node carries anything by `author`: not blocked, no refused label on them.
+    pub fn decide_author(
+        &self,
+        author: AuthorId,
+        labels: &LabelIndex,
+        now: Timestamp,
+    ) -> HostDecision {
         if self.blocked_authors.contains(&author) {
             return HostDecision::RefuseAuthor { author };
         }
-        if !self.refused_labels.is_empty() {
-            for subject in [LabelSubject::Event(id), LabelSubject::Author(author)] {
-                for state in labels.on(&subject) {
-                    if state.in_force(now)
-                        && self
-                            .refused_labels
-                            .contains(&(state.feed, state.value.clone()))
-                    {
-                        return HostDecision::RefuseLabel {
-                            feed: state.feed,
-                            value: state.value.clone(),
-                        };
-                    }
-                }
-            }
+        self.refused_label_on(LabelSubject::Author(author), labels, now)
+    }
+
+    fn refused_label_on(
+        &self,
+        subject: LabelSubject,
+        labels: &LabelIndex,
+        now: Timestamp,
+    ) -> HostDecision {
+        if self.refused_labels.is_empty() {
+            return HostDecision::Carry;
         }
-        HostDecision::Carry
+        labels
+            .on(&subject)
+            .iter()
+            .find(|s| s.in_force(now) && self.refused_labels.contains(&(s.feed, s.value.clone())))
+            .map_or(HostDecision::Carry, |s| HostDecision::RefuseLabel {
+                feed: s.feed,
+                value: s.value.clone(),
+            })
     }
 }
 
