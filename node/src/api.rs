@@ -778,14 +778,14 @@ async fn own_lists(State(state): State<ApiState>) -> ApiResult<Vec<OwnList>> {
     let store = engine.store();
     let me = engine.author();
     let mut newest: std::collections::BTreeMap<String, OwnList> = Default::default();
-    let mut from = 1;
+    let mut pages = handbill_protocol::store::LogPages::new(me);
     let mut scanned = 0;
     while scanned < OWN_LOG_SCAN_MAX {
-        let batch = store.log(&me, from, 512)?;
-        let Some(last) = batch.last() else { break };
-        from = last.seq() + 1;
-        scanned += batch.len();
-        for e in &batch {
+        let Some(page) = pages.next_page(store)? else {
+            break;
+        };
+        scanned += page.len();
+        for e in &page {
             if let Some(Payload::List(l)) = e.content() {
                 newest.insert(
                     l.name.clone(),

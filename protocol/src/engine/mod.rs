@@ -23,7 +23,7 @@ use crate::moderation::host::HostDecision;
 use crate::moderation::{FeedSubscription, LabelIndex, SubscribedList, Verdict, evaluate};
 use crate::payload::{LabelTarget, Payload};
 use crate::signature::{AuthorKey, KeyCache};
-use crate::store::{Inserted, Store, StoreError, TimelineCursor};
+use crate::store::{Inserted, LogPages, Store, StoreError, TimelineCursor};
 use crate::time::Timestamp;
 use crate::validate::{BuildError, CheckedEvent, ValidationError, VerifiedEvent, sign_next};
 use crate::wire::{
@@ -459,12 +459,9 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             .collect();
         self.labels = LabelIndex::new();
         for author in feeds.iter().chain(owners.iter()) {
-            let mut from = 1;
-            loop {
-                let batch = self.store.log(author, from, 512)?;
-                let Some(last) = batch.last() else { break };
-                from = last.seq() + 1;
-                for event in &batch {
+            let mut pages = LogPages::new(*author);
+            while let Some(page) = pages.next_page(&self.store)? {
+                for event in &page {
                     self.apply_moderation_event(event);
                 }
             }
@@ -533,12 +530,9 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             return Ok(());
         }
         for author in self.store.authors()? {
-            let mut from = 1;
-            loop {
-                let batch = self.store.log(&author, from, 512)?;
-                let Some(last) = batch.last() else { break };
-                from = last.seq() + 1;
-                for event in batch {
+            let mut pages = LogPages::new(author);
+            while let Some(page) = pages.next_page(&self.store)? {
+                for event in page {
                     if policy.decide(event.id(), author, &self.labels, now) != HostDecision::Carry {
                         self.store.remove(&event.id())?;
                     }

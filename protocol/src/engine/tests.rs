@@ -11,7 +11,6 @@ const T0: Timestamp = Timestamp(1_767_225_600_000);
 struct Net {
     nodes: Vec<Engine<MemoryStore, usize>>,
     links: BTreeSet<(usize, usize)>,
-    gossip: Vec<(usize, usize, Acceptance)>,
     stored: Vec<(usize, EventId, Origin)>,
     problems: Vec<(usize, String)>,
 }
@@ -27,7 +26,6 @@ impl Net {
         Net {
             nodes,
             links: BTreeSet::new(),
-            gossip: Vec::new(),
             stored: Vec::new(),
             problems: Vec::new(),
         }
@@ -86,7 +84,6 @@ impl Net {
                         }
                         let new = !self.nodes[to].store().contains(&id).unwrap_or(true);
                         let acceptance = self.nodes[to].handle_gossip(&at, &data, T0);
-                        self.gossip.push((at, to, acceptance));
                         if new && acceptance == Acceptance::Accept {
                             queue.push(to);
                         }

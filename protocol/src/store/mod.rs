@@ -29,6 +29,39 @@ pub fn reply_parent(event: &VerifiedEvent) -> Option<EventId> {
     }
 }
 
+/// Events read from a log per page by [`LogPages`].
+pub const LOG_PAGE_EVENTS: usize = 512;
+
+/// Walks an author's log from its first held event in pages, without holding a borrow of the
+/// store between pages (so the caller can change other state, or the store, as it goes).
+#[derive(Clone, Debug)]
+pub struct LogPages {
+    author: AuthorId,
+    next_seq: u64,
+}
+
+impl LogPages {
+    /// A walk over `author`'s log from seq 1.
+    pub fn new(author: AuthorId) -> LogPages {
+        LogPages {
+            author,
+            next_seq: 1,
+        }
+    }
+
+    /// The next page in seq order, or `None` when the log is exhausted.
+    pub fn next_page(
+        &mut self,
+        store: &impl Store,
+    ) -> Result<Option<Vec<VerifiedEvent>>, StoreError> {
+        let page = store.log(&self.author, self.next_seq, LOG_PAGE_EVENTS)?;
+        Ok(page.last().map(VerifiedEvent::seq).map(|last| {
+            self.next_seq = last.saturating_add(1);
+            page
+        }))
+    }
+}
+
 /// A store failure. The engine cannot act on these beyond reporting them, so they carry text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
