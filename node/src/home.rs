@@ -74,7 +74,7 @@ impl Home {
 
     /// Creates the home if needed: directory (0700), author key, node key, commented config.
     /// Returns whether anything was created. Never overwrites an existing key.
-    pub fn init(&self, node_key: impl FnOnce() -> Result<Vec<u8>>) -> Result<bool> {
+    pub fn init(&self) -> Result<bool> {
         let mut created = false;
         if !self.root.exists() {
             fs::create_dir_all(&self.root)
@@ -90,7 +90,10 @@ impl Home {
             created = true;
         }
         if !self.node_key().exists() {
-            write_secret(&self.node_key(), &node_key()?)?;
+            let node_key = libp2p::identity::Keypair::generate_ed25519()
+                .to_protobuf_encoding()
+                .context("encoding a new node key")?;
+            write_secret(&self.node_key(), &node_key)?;
             created = true;
         }
         if !self.config().exists() {
@@ -193,7 +196,7 @@ mod tests {
     fn init_creates_private_keys_and_never_overwrites() {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::at(dir.path().join("h"));
-        assert!(home.init(|| Ok(b"node".to_vec())).unwrap());
+        assert!(home.init().unwrap());
         let mode = fs::metadata(home.author_key())
             .unwrap()
             .permissions()
@@ -201,16 +204,22 @@ mod tests {
             & 0o777;
         assert_eq!(mode, 0o600);
         let key = home.read_author_key().unwrap();
-        assert!(!home.init(|| Ok(b"other".to_vec())).unwrap());
+        let node_key = home.read_node_key().unwrap();
+        assert!(!home.init().unwrap());
         assert_eq!(home.read_author_key().unwrap().author(), key.author());
-        assert_eq!(home.read_node_key().unwrap(), b"node");
+        assert_eq!(
+            home.read_node_key().unwrap(),
+            node_key,
+            "the node key is kept too"
+        );
+        assert!(libp2p::identity::Keypair::from_protobuf_encoding(&node_key).is_ok());
     }
 
     #[test]
     fn world_readable_key_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::at(dir.path());
-        home.init(|| Ok(b"node".to_vec())).unwrap();
+        home.init().unwrap();
         fs::set_permissions(home.author_key(), fs::Permissions::from_mode(0o644)).unwrap();
         let err = home.read_author_key().unwrap_err().to_string();
         assert!(err.contains("readable by others"), "{err}");

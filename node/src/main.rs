@@ -88,11 +88,7 @@ async fn run(args: Args) -> Result<()> {
             home.root().display()
         );
     }
-    let created = home.init(|| {
-        identity::Keypair::generate_ed25519()
-            .to_protobuf_encoding()
-            .context("encoding a new node key")
-    })?;
+    let created = home.init()?;
     if args.init {
         println!("{}", home.read_author_key()?.author());
         eprintln!("handbilld: initialised {}", home.root().display());

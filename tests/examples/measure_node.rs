@@ -8,26 +8,18 @@
 //! - gossip: delivery latency percentiles of posts from one author to 9 followers (10 nodes);
 //! - rss: resident memory of an idle daemon, and of one holding 100,000 posts.
 
+use handbill_node::daemon::now;
 use handbill_node::home::Home;
 use handbill_node::store::SledStore;
 use handbill_protocol::api::FeedItem;
 use handbill_protocol::engine::{Engine, EngineConfig, Output};
 use handbill_protocol::payload::{Payload, Post};
 use handbill_protocol::store::{MemoryStore, Store};
-use handbill_protocol::{AuthorKey, Timestamp, VerifiedEvent, sign_next};
+use handbill_protocol::{AuthorKey, VerifiedEvent, sign_next};
 use handbill_tests::{Node, wait_for};
 use std::io::BufRead;
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-fn now() -> Timestamp {
-    Timestamp(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64,
-    )
-}
+use std::time::{Duration, Instant};
 
 /// A log of `n` posts of about 200 bytes by `key`.
 fn log_of(key: &AuthorKey, n: usize) -> Vec<VerifiedEvent> {
@@ -45,13 +37,19 @@ fn log_of(key: &AuthorKey, n: usize) -> Vec<VerifiedEvent> {
     out
 }
 
-/// Writes a log straight into a node's store, as if it had been posted over time.
-fn seed_store(home: &Path, events: &[VerifiedEvent]) {
-    let mut store = SledStore::open(&home.join("store")).expect("store");
-    for e in events {
+/// A new home whose store already holds `n` posts by its own author, written straight into the
+/// store as if they had been posted over time.
+fn seeded_home(dir: &Path, name: &str, n: usize) -> (Home, AuthorKey) {
+    let home = Home::at(dir.join(name));
+    home.init().expect("init");
+    let key = home.read_author_key().expect("key");
+    let mut store = SledStore::open(&home.store()).expect("store");
+    for e in &log_of(&key, n) {
         store.insert(e).expect("insert");
     }
     store.flush().expect("flush");
+    drop(store);
+    (home, key)
 }
 
 fn ingest() {
@@ -116,15 +114,7 @@ fn ingest() {
 fn backfill() {
     const N: usize = 10_000;
     let dir = tempfile::tempdir().expect("tempdir");
-    let home = Home::at(dir.path().join("a"));
-    home.init(|| {
-        Ok(libp2p::identity::Keypair::generate_ed25519()
-            .to_protobuf_encoding()
-            .expect("key"))
-    })
-    .expect("init");
-    let key = home.read_author_key().expect("key");
-    seed_store(home.root(), &log_of(&key, N));
+    let (home, key) = seeded_home(dir.path(), "a", N);
     let a = Node::start_with(home.root().to_path_buf(), Vec::new());
     let b = Node::start(dir.path(), "b");
     b.follow(key.author());
@@ -243,15 +233,7 @@ fn rss() {
     println!("rss: idle daemon {:.1} MiB", idle_kib as f64 / 1024.0);
 
     const N: usize = 100_000;
-    let home = Home::at(dir.path().join("full"));
-    home.init(|| {
-        Ok(libp2p::identity::Keypair::generate_ed25519()
-            .to_protobuf_encoding()
-            .expect("key"))
-    })
-    .expect("init");
-    let key = home.read_author_key().expect("key");
-    seed_store(home.root(), &log_of(&key, N));
+    let (home, key) = seeded_home(dir.path(), "full", N);
     let full = Node::start_with(home.root().to_path_buf(), Vec::new());
     // Exercise the store the way a user would: page through the timeline and serve backfill.
     let follower = Node::start(dir.path(), "follower");

@@ -2,28 +2,20 @@
 //! rejected and never stored, the sender's gossip score drops, and the node keeps serving.
 
 use futures::StreamExt;
+use handbill_node::daemon::now;
 use handbill_node::network::topic;
 use handbill_protocol::payload::{Payload, Post};
-use handbill_protocol::{AuthorKey, Timestamp, sign_next};
+use handbill_protocol::{AuthorKey, sign_next};
 use handbill_tests::{Node, wait_for};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, gossipsub, noise, tcp, yamux};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Only gossipsub, configured to send what an honest node never would.
 #[derive(NetworkBehaviour)]
 struct Hostile {
     gossipsub: gossipsub::Behaviour,
-}
-
-fn now() -> Timestamp {
-    Timestamp(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64,
-    )
 }
 
 fn post(text: &str) -> Payload {
