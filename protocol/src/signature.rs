@@ -226,6 +226,59 @@ enum PointError {
 pub struct KeyCache {
     keys: BTreeMap<AuthorId, EdwardsPoint>,
     capacity: usize,
+    memo: Option<SignatureMemo>,
+}
+
+/// Signatures already found valid, shared between the key caches of many engines in one
+/// process: the simulator's cheap signature mode, where thousands of simulated nodes check the
+/// same event.
+///
+/// Exact, not an approximation: a verdict depends only on (author, id, signature), so a triple
+/// that verified once verifies forever; only successes are remembered, and a triple not in the
+/// memo is verified in full. The daemon does not use it (one node gains nothing from it).
+#[derive(Clone, Default)]
+pub struct SignatureMemo {
+    valid: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(EventId, [u8; 64])>>>,
+}
+
+impl SignatureMemo {
+    /// An empty memo.
+    pub fn new() -> SignatureMemo {
+        SignatureMemo::default()
+    }
+
+    /// Signatures remembered as valid.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether nothing has been remembered yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    // The id already binds the author (it hashes the header), so (id, signature) is the triple.
+    fn contains(&self, item: &SignedId<'_>) -> bool {
+        self.lock().contains(&(*item.id, item.signature.0))
+    }
+
+    fn remember(&self, item: &SignedId<'_>) {
+        self.lock().insert((*item.id, item.signature.0));
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashSet<(EventId, [u8; 64])>> {
+        // A panic while holding the lock cannot leave the set half-updated (insert is atomic
+        // from our side), so a poisoned lock is still sound to use.
+        self.valid.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl std::fmt::Debug for SignatureMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SignatureMemo({} valid)", self.len())
+    }
 }
 
 /// Authors whose decompressed keys a default [`KeyCache`] keeps.
@@ -243,19 +296,54 @@ impl KeyCache {
         KeyCache {
             keys: BTreeMap::new(),
             capacity: capacity.max(1),
+            memo: None,
         }
+    }
+
+    /// This cache, consulting and filling `memo` as well.
+    pub fn with_memo(mut self, memo: SignatureMemo) -> KeyCache {
+        self.memo = Some(memo);
+        self
     }
 
     /// [`verify`], reusing decompressed keys.
     pub fn verify(&mut self, item: &SignedId<'_>) -> Result<(), SignatureError> {
-        verify_prepared(prepare(item, Some(self))?)
+        if let Some(memo) = &self.memo
+            && memo.contains(item)
+        {
+            return Ok(());
+        }
+        verify_prepared(prepare(item, Some(self))?)?;
+        if let Some(memo) = &self.memo {
+            memo.remember(item);
+        }
+        Ok(())
     }
 
     /// [`verify_batch`], reusing decompressed keys.
     pub fn verify_batch(&mut self, items: &[SignedId<'_>]) -> Vec<Result<(), SignatureError>> {
-        let mut results = Vec::with_capacity(items.len());
-        for chunk in items.chunks(VERIFY_BATCH_SIGNATURES_MAX) {
-            verify_chunk(chunk, &mut results, Some(self));
+        let Some(memo) = self.memo.clone() else {
+            let mut results = Vec::with_capacity(items.len());
+            for chunk in items.chunks(VERIFY_BATCH_SIGNATURES_MAX) {
+                verify_chunk(chunk, &mut results, Some(self));
+            }
+            return results;
+        };
+        // Verify only what the memo does not know, then put the answers back in input order.
+        let unknown: Vec<usize> = (0..items.len())
+            .filter(|&i| !memo.contains(&items[i]))
+            .collect();
+        let todo: Vec<SignedId<'_>> = unknown.iter().map(|&i| items[i]).collect();
+        let mut checked = Vec::with_capacity(todo.len());
+        for chunk in todo.chunks(VERIFY_BATCH_SIGNATURES_MAX) {
+            verify_chunk(chunk, &mut checked, Some(self));
+        }
+        let mut results: Vec<Result<(), SignatureError>> = vec![Ok(()); items.len()];
+        for (&i, result) in unknown.iter().zip(checked) {
+            if result.is_ok() {
+                memo.remember(&items[i]);
+            }
+            results[i] = result;
         }
         results
     }
@@ -440,6 +528,44 @@ mod tests {
             }),
             Err(SignatureError::Mismatch)
         );
+    }
+
+    #[test]
+    fn a_memo_remembers_only_valid_signatures_and_changes_no_verdict() {
+        let k = key(3);
+        let author = k.author();
+        let ids: Vec<EventId> = (0..5u8).map(|i| EventId([i; 32])).collect();
+        let mut sigs: Vec<Signature> = ids.iter().map(|id| k.sign(id)).collect();
+        sigs[2].0[40] ^= 1;
+        let items: Vec<SignedId<'_>> = ids
+            .iter()
+            .zip(&sigs)
+            .map(|(id, signature)| SignedId {
+                author: &author,
+                id,
+                signature,
+            })
+            .collect();
+        let memo = SignatureMemo::new();
+        let expected = verify_batch(&items);
+        let mut first = KeyCache::default().with_memo(memo.clone());
+        assert_eq!(first.verify_batch(&items), expected);
+        assert_eq!(memo.len(), 4, "the bad signature is not remembered");
+        // A second cache sharing the memo answers the same, from memory or in full.
+        let mut second = KeyCache::default().with_memo(memo.clone());
+        assert_eq!(second.verify_batch(&items), expected);
+        for (item, want) in items.iter().zip(&expected) {
+            assert_eq!(second.verify(item), *want);
+        }
+        // A forged signature on a remembered id is still checked, and fails.
+        let mut forged = sigs[0];
+        forged.0[0] ^= 1;
+        let forged_item = SignedId {
+            author: &author,
+            id: &ids[0],
+            signature: &forged,
+        };
+        assert!(second.verify(&forged_item).is_err());
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub struct EngineConfig {
     /// Outputs buffered before the oldest notifications are dropped (the driver drains them
     /// after every input, so this bounds a stalled driver, not normal operation).
     pub outputs_max: usize,
+    /// Signatures already verified by other engines in this process (the simulator's cheap
+    /// mode); `None` verifies everything in full, as the daemon does.
+    pub signature_memo: Option<crate::signature::SignatureMemo>,
 }
 
 impl Default for EngineConfig {
@@ -59,6 +62,7 @@ impl Default for EngineConfig {
             providers_dialled_max: 4,
             provider_lookup_interval_ms: 10_000,
             outputs_max: 65_536,
+            signature_memo: None,
         }
     }
 }
@@ -197,6 +201,10 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
     ) -> Result<Self, StoreError> {
         let settings = NodeSettings::load(&store)?;
         let me = key.author();
+        let keys = match &config.signature_memo {
+            Some(memo) => KeyCache::default().with_memo(memo.clone()),
+            None => KeyCache::default(),
+        };
         let mut engine = Engine {
             config,
             key,
@@ -208,7 +216,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             peers: BTreeMap::new(),
             outputs: VecDeque::new(),
             next_heads_round: now,
-            keys: KeyCache::default(),
+            keys,
             lookups: BTreeMap::new(),
         };
         engine.rebuild_moderation()?;
