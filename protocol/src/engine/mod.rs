@@ -448,6 +448,10 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
 
     /// Rebuilds the label index, feed declarations and subscribed lists from stored logs.
     fn rebuild_moderation(&mut self) -> Result<(), StoreError> {
+        // The newest-seen seqs are derived from the logs replayed below; keeping old ones would
+        // make a feed or list that was unsubscribed and subscribed again skip its own events.
+        self.settings.declaration_seqs.clear();
+        self.settings.list_seqs.clear();
         self.settings.moderation.viewer = Some(self.me);
         self.settings.moderation.follows = self.settings.follows.clone();
         let mut feeds: BTreeSet<AuthorId> =

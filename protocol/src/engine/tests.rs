@@ -645,3 +645,49 @@ fn unserved_follows_are_looked_up_again_after_the_interval() {
     let later: Vec<_> = std::iter::from_fn(|| net.nodes[0].poll_output()).collect();
     assert_eq!(lookups(&later), 1, "again after it");
 }
+
+#[test]
+fn resubscribing_to_a_feed_restores_its_declaration() {
+    let mut net = Net::new(2);
+    let (moderator, viewer) = (0, 1);
+    net.connect(moderator, viewer);
+    let feed = net.author(moderator);
+    let declaration = crate::payload::LabelerDeclaration {
+        name: "Safety Desk".into(),
+        description: String::new(),
+        labels: vec![crate::payload::LabelDefinition {
+            value: "violence".into(),
+            severity: crate::payload::Severity::High,
+            default_action: Action::Hide,
+            description: String::new(),
+        }],
+    };
+    net.nodes[moderator]
+        .publish(&Payload::LabelerDeclaration(declaration.clone()), T0)
+        .expect("declare");
+    net.pump();
+    let declared = |net: &Net| {
+        net.nodes[viewer]
+            .settings()
+            .moderation
+            .feeds
+            .get(&feed)
+            .and_then(|f| f.declaration.clone())
+    };
+    for round in 0..2 {
+        net.nodes[viewer]
+            .subscribe_feed(feed, BTreeMap::new(), T0)
+            .expect("subscribe");
+        net.pump();
+        assert_eq!(declared(&net), Some(declaration.clone()), "round {round}");
+        net.nodes[viewer]
+            .update_settings(
+                |s| {
+                    s.moderation.feeds.remove(&feed);
+                },
+                T0,
+            )
+            .expect("unsubscribe");
+        net.pump();
+    }
+}
