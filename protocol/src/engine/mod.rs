@@ -711,16 +711,24 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         match (request, response) {
             (Request::Heads { authors }, Response::Heads { heads }) => {
                 let asked: BTreeSet<&AuthorId> = authors.iter().collect();
+                let mut ahead = false;
                 if let Some(state) = self.peers.get_mut(peer) {
                     for head in heads {
                         // Ignore heads we did not ask about: a peer cannot make us host anything.
                         if asked.contains(&head.author) {
+                            let ours = self.store.log_state(&head.author).unwrap_or_default();
+                            ahead |= head.highest > ours.contiguous;
                             state.heads.insert(head.author, head);
                         }
                     }
                 }
                 self.look_up_unserved(now);
-                self.schedule_ranges(now);
+                // In steady state every peer reports what we hold already; only a peer that is
+                // ahead can give us work (ranges blocked by the concurrency bounds are scheduled
+                // when a range in flight completes).
+                if ahead {
+                    self.schedule_ranges(now);
+                }
             }
             (
                 Request::Range { author, .. },
