@@ -1,0 +1,241 @@
+//! The simulator against itself (determinism), against theory, and every built-in scenario run
+//! to completion at a small size. Tolerances and the analysis behind each check are in the
+//! crate README ("What is checked against theory").
+
+use handbill_sim::scenario::BUILT_IN;
+use handbill_sim::{Report, Scenario};
+use serde_json::Value;
+
+fn run(text: &str, sets: &[&str]) -> Report {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let sc = Scenario::from_toml(text, &sets).expect("valid scenario");
+    handbill_sim::run(&sc, &mut |_| {})
+}
+
+fn outputs(r: &Report) -> (String, String, String, String) {
+    (
+        serde_json::to_string(&r.summary).expect("serialises"),
+        r.series.as_str().to_string(),
+        r.posts.as_str().to_string(),
+        r.nodes.as_str().to_string(),
+    )
+}
+
+fn check(r: &Report, key: &str) -> f64 {
+    match r.summary.checks.get(key) {
+        Some(Value::Number(n)) => n.as_f64().expect("a number"),
+        other => panic!("{key}: expected a number, got {other:?}"),
+    }
+}
+
+/// A uniform network: one region, fixed latency, no jitter, unlimited bandwidth.
+const UNIFORM: &[&str] = &[
+    "network.regions=[\"one\"]",
+    "network.region_shares=[1.0]",
+    "network.latency_ms=[[20.0]]",
+    "network.jitter_ms=0",
+    "network.upload_bytes_per_s=0",
+    "signatures=\"memo\"",
+    "overlay.dial_providers=0",
+];
+
+#[test]
+fn same_seed_same_bytes_different_seed_different_bytes() {
+    let text = Scenario::built_in("churn").expect("built in");
+    let small = ["nodes=60", "workload.posts=15", "duration_s=60"];
+    let a = run(text, &small);
+    let b = run(text, &small);
+    assert_eq!(
+        outputs(&a),
+        outputs(&b),
+        "same scenario and seed, same outputs"
+    );
+    let mut other = small.to_vec();
+    other.push("seed=2");
+    let c = run(text, &other);
+    assert_ne!(outputs(&a).0, outputs(&c).0, "another seed, another run");
+    assert_ne!(outputs(&a).1, outputs(&c).1);
+}
+
+#[test]
+fn flooding_over_a_connected_overlay_reaches_everyone() {
+    let mut sets = UNIFORM.to_vec();
+    sets.extend([
+        "nodes=300",
+        "dissemination.model=\"flood\"",
+        "workload.posts=10",
+        "duration_s=20",
+    ]);
+    let r = run("", &sets);
+    assert_eq!(r.summary.delivery.ratio, 1.0);
+    assert_eq!(r.summary.delivery.posts_complete, 10);
+    assert_eq!(
+        r.summary.backfill.via_backfill_share, 0.0,
+        "all by flooding"
+    );
+}
+
+#[test]
+fn flooding_hops_on_a_random_regular_graph_match_ln_n_over_ln_d_minus_1() {
+    let (n, d) = (1000.0f64, 6.0f64);
+    let mut sets = UNIFORM.to_vec();
+    sets.extend([
+        "nodes=1000",
+        "overlay.degree=6",
+        "dissemination.model=\"flood\"",
+        "workload.authors=2",
+        "workload.posts=6",
+        "duration_s=15",
+    ]);
+    let r = run("", &sets);
+    let hops = r.summary.hops_mean.expect("gossip deliveries");
+    let theory = n.ln() / (d - 1.0).ln();
+    assert!(
+        (hops - theory).abs() / theory < 0.12,
+        "mean hops {hops} vs ln(n)/ln(D-1) = {theory}"
+    );
+}
+
+#[test]
+fn infect_and_die_push_reaches_the_epidemic_fixed_point() {
+    // With fanout f over full membership, the share reached s solves s = 1 - exp(-f s).
+    for f in [2.0f64, 3.0] {
+        let mut s = 0.5f64;
+        for _ in 0..200 {
+            s = 1.0 - (-f * s).exp();
+        }
+        let mut sets = UNIFORM.to_vec();
+        let fanout = format!("dissemination.fanout={f}");
+        sets.extend([
+            "nodes=2000",
+            "dissemination.model=\"push\"",
+            fanout.as_str(),
+            "workload.authors=1",
+            "workload.posts=30",
+            "workload.interval_ms=200",
+            // Before the engines' first heads round (30 s), so backfill has not filled gaps.
+            "duration_s=20",
+        ]);
+        let r = run("", &sets);
+        let reached = r.summary.delivery.ratio;
+        assert!(
+            (reached - s).abs() < 0.03,
+            "fanout {f}: reached {reached}, theory {s}"
+        );
+    }
+}
+
+#[test]
+fn gossipsub_duplicates_are_mesh_degree_minus_two_and_idontwant_cuts_them() {
+    let base = [
+        "nodes=400",
+        "overlay.degree=10",
+        "network.upload_bytes_per_s=0",
+        "signatures=\"memo\"",
+        "workload.posts=20",
+        "duration_s=40",
+    ];
+    let r = run("", &base);
+    let mesh = r.summary.mesh_degree_mean.expect("gossipsub");
+    let dups = r.summary.duplicates_per_node_per_message;
+    assert!(
+        (dups - (mesh - 2.0)).abs() / (mesh - 2.0) < 0.15,
+        "duplicates {dups} vs mesh degree {mesh} - 2"
+    );
+    assert_eq!(r.summary.delivery.ratio, 1.0);
+
+    // Big messages on slow uplinks: IDONTWANT overtakes queued copies.
+    let slow = [
+        "nodes=200",
+        "signatures=\"memo\"",
+        "workload.posts=10",
+        "workload.text_bytes=6000",
+        "network.upload_bytes_per_s=100000",
+        "duration_s=40",
+    ];
+    let without = run("", &slow);
+    let mut with_sets = slow.to_vec();
+    with_sets.push("dissemination.idontwant=true");
+    let with = run("", &with_sets);
+    assert!(with.summary.counters["idontwant_saved_sends"] > 0);
+    assert!(
+        with.summary.duplicates_per_node_per_message
+            < without.summary.duplicates_per_node_per_message,
+        "IDONTWANT {} vs without {}",
+        with.summary.duplicates_per_node_per_message,
+        without.summary.duplicates_per_node_per_message
+    );
+}
+
+/// Each built-in scenario, shrunk, runs to the end and its checks say what they should.
+#[test]
+fn every_built_in_scenario_runs_at_a_small_size() {
+    for (name, text) in BUILT_IN {
+        if *name == "scale" {
+            continue;
+        }
+        let r = run(text, &["nodes=60", "signatures=\"memo\""]);
+        let s = &r.summary;
+        assert_eq!(&s.scenario, name);
+        assert!(s.posts > 0, "{name}: posts were published");
+        assert!(s.sim_events > 0);
+        assert!(
+            (0.0..=1.0).contains(&s.delivery.ratio),
+            "{name}: ratio {}",
+            s.delivery.ratio
+        );
+        match *name {
+            "baseline" | "churn" => {
+                assert!(s.delivery.ratio > 0.95, "{name}: {}", s.delivery.ratio)
+            }
+            "censor" => assert!(check(&r, "censor_target_delivery") > 0.9),
+            "eclipse" => assert!(check(&r, "eclipse_target_mesh_sybil_share") > 0.5),
+            "spam" => {
+                assert!(s.counters["rejected_messages"] > 0);
+                assert!(check(&r, "spam_links_graylisted") > 0.5);
+            }
+            "partition" => assert!(check(&r, "partition_converged_after_heal_s") >= 0.0),
+            "moderation" => {
+                assert_eq!(check(&r, "moderation_labelled_visible_for_others"), 1.0);
+                assert_eq!(
+                    check(&r, "moderation_unlabelled_hidden_for_subscribers"),
+                    0.0
+                );
+                assert!(check(&r, "moderation_labelled_hidden_for_subscribers") > 0.9);
+            }
+            "deplatform" => {
+                assert!(check(&r, "deplatform_past_posts_delivery") > 0.9);
+                assert!(check(&r, "deplatform_future_posts_published") > 0.0);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn outputs_are_written_with_the_scenario_that_ran() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sc = Scenario::from_toml("nodes = 30\n[workload]\nposts = 5\n", &["seed=7".into()])
+        .expect("valid");
+    let r = handbill_sim::run(&sc, &mut |_| {});
+    handbill_sim::write_outputs(&r, &sc, dir.path()).expect("written");
+    for file in [
+        "scenario.toml",
+        "summary.json",
+        "series.csv",
+        "latency_cdf.csv",
+        "posts.csv",
+        "nodes.csv",
+        "latency_cdf.svg",
+        "delivery.svg",
+    ] {
+        let path = dir.path().join(file);
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 0, "{file} written");
+    }
+    let used = std::fs::read_to_string(dir.path().join("scenario.toml")).expect("read");
+    let again = Scenario::from_toml(&used, &[]).expect("the written scenario parses");
+    assert_eq!(again.seed, 7);
+    let svg = std::fs::read_to_string(dir.path().join("latency_cdf.svg")).expect("read");
+    assert!(svg.starts_with("<svg") && svg.contains("latency (ms)"));
+}
