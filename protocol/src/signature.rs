@@ -266,9 +266,7 @@ impl SignatureMemo {
         self.lock().insert((*item.id, item.signature.0));
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashSet<(EventId, [u8; 64])>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<(EventId, [u8; 64])>> {
         // A panic while holding the lock cannot leave the set half-updated (insert is atomic
         // from our side), so a poisoned lock is still sound to use.
         self.valid.lock().unwrap_or_else(|e| e.into_inner())

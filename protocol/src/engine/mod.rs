@@ -171,6 +171,8 @@ struct PeerState {
     heads: BTreeMap<AuthorId, Head>,
     /// Range requests in flight to them, by author.
     ranges: BTreeSet<AuthorId>,
+    /// Authors they have answered a heads request about (holding them or not).
+    answered: BTreeSet<AuthorId>,
 }
 
 /// The node engine. `P` identifies peers (libp2p's `PeerId` in the daemon, an index in the
@@ -187,8 +189,12 @@ pub struct Engine<S: Store, P: Ord + Clone> {
     outputs: VecDeque<Output<P>>,
     next_heads_round: Timestamp,
     keys: KeyCache,
-    /// When each followed author was last looked up in the DHT.
+    /// When each followed author was last checked (and looked up in the DHT if unserved).
     lookups: BTreeMap<AuthorId, Timestamp>,
+    /// The highest seq any connected peer reported per author (an upper bound: it is
+    /// recomputed when a claim is withdrawn), so finding backfill work costs O(authors), not
+    /// O(peers × authors), when there is none.
+    best_heads: BTreeMap<AuthorId, u64>,
 }
 
 impl<S: Store, P: Ord + Clone> Engine<S, P> {
@@ -218,6 +224,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             next_heads_round: now,
             keys,
             lookups: BTreeMap::new(),
+            best_heads: BTreeMap::new(),
         };
         engine.rebuild_moderation()?;
         engine.refresh_hosted();
@@ -262,14 +269,16 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         self.outputs.pop_front()
     }
 
-    /// When [`Engine::handle_timeout`] is next due: the next heads round, or the next DHT lookup
-    /// retry for a followed author no peer serves.
+    /// When [`Engine::handle_timeout`] is next due: the next heads round, or the next check of
+    /// a followed author's lookup (every author is checked once per lookup interval, and looked
+    /// up in the DHT only if no connected peer serves it then). Cheap: drivers call it after
+    /// every input.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let interval = self.config.provider_lookup_interval_ms;
         let retry = self
             .lookups
-            .iter()
-            .filter(|(author, _)| !self.peers.values().any(|p| p.heads.contains_key(*author)))
-            .map(|(_, last)| last.saturating_add_millis(self.config.provider_lookup_interval_ms))
+            .values()
+            .map(|last| last.saturating_add_millis(interval))
             .min();
         Some(retry.map_or(self.next_heads_round, |r| r.min(self.next_heads_round)))
     }
@@ -328,7 +337,8 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         }
     }
 
-    /// Follows an author: keep and serve their log, subscribe, find who hosts them, backfill.
+    /// Follows an author: keep and serve their log, subscribe, backfill from peers that hold
+    /// it, and find who hosts it through the DHT when no connected peer does.
     /// Also publishes a `Follow` event, so the follow is part of this author's public log.
     pub fn follow(
         &mut self,
@@ -343,9 +353,14 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         self.save_settings()?;
         let event = self.publish(&Payload::Follow(crate::payload::Follow { author }), now)?;
         self.refresh_hosted();
-        self.lookups.insert(author, now);
-        self.push(Output::FindProviders(author));
-        self.ask_heads_for(&[author]);
+        // Ask the peers we have first: the DHT is searched (and providers dialled) only if none
+        // of them serves the author, which `look_up_unserved` decides when their heads arrive.
+        // Dialling providers of every followed author regardless would multiply connections.
+        if self.peers.is_empty() {
+            self.look_up_unserved(now);
+        } else {
+            self.ask_heads_for(&[author]);
+        }
         Ok(event)
     }
 
@@ -584,10 +599,13 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             Err(_) => return Acceptance::Reject,
         };
         match self.store.event(&checked.id()) {
+            // Already held: not forwarded again. Gossipsub's duplicate cache forgets after
+            // minutes, the store does not, so accepting would let anyone replaying old events
+            // make every node forward them again (an amplification attack).
             Ok(Some(held))
                 if held.payload_bytes().is_some() || checked_without_payload(&checked) =>
             {
-                return Acceptance::Accept;
+                return Acceptance::Ignore;
             }
             Ok(_) => {}
             Err(_) => return Acceptance::Ignore,
@@ -630,13 +648,35 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
 
     /// The last connection to `peer` closed.
     pub fn handle_disconnected(&mut self, peer: &P, now: Timestamp) {
-        self.peers.remove(peer);
+        if let Some(state) = self.peers.remove(peer) {
+            self.recompute_best_heads(state.heads.keys().copied());
+        }
         self.schedule_ranges(now);
+    }
+
+    /// Recomputes [`Engine::best_heads`] for `authors` after a peer's claim went away.
+    fn recompute_best_heads(&mut self, authors: impl IntoIterator<Item = AuthorId>) {
+        for author in authors {
+            let best = self
+                .peers
+                .values()
+                .filter_map(|p| p.heads.get(&author))
+                .map(|h| h.highest)
+                .max();
+            match best {
+                Some(best) => self.best_heads.insert(author, best),
+                None => self.best_heads.remove(&author),
+            };
+        }
     }
 
     /// DHT lookup results: nodes that host `author`.
     pub fn handle_providers(&mut self, author: AuthorId, providers: Vec<P>) {
-        let _ = author;
+        // A lookup takes seconds; if a connected peer has started serving the author meanwhile,
+        // more connections would add nothing.
+        if self.peers.values().any(|p| p.heads.contains_key(&author)) {
+            return;
+        }
         let mut dialled = 0;
         for peer in providers {
             if dialled >= self.config.providers_dialled_max {
@@ -713,11 +753,14 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                 let asked: BTreeSet<&AuthorId> = authors.iter().collect();
                 let mut ahead = false;
                 if let Some(state) = self.peers.get_mut(peer) {
+                    state.answered.extend(authors.iter().copied());
                     for head in heads {
                         // Ignore heads we did not ask about: a peer cannot make us host anything.
                         if asked.contains(&head.author) {
                             let ours = self.store.log_state(&head.author).unwrap_or_default();
                             ahead |= head.highest > ours.contiguous;
+                            let best = self.best_heads.entry(head.author).or_insert(0);
+                            *best = (*best).max(head.highest);
                             state.heads.insert(head.author, head);
                         }
                     }
@@ -750,11 +793,19 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                 self.ingest_batch(peer, author, events, now);
                 let after = self.store.log_state(author).unwrap_or_default();
                 if !more || received == 0 || after.contiguous == before.contiguous {
-                    // Nothing more to get from this peer for now: forget its claim until the next
-                    // heads round, so a peer with a gap cannot keep us asking in a loop.
-                    if let Some(state) = self.peers.get_mut(peer) {
-                        state.heads.remove(author);
+                    // Nothing more to get from this peer for now: narrow its claim to what we
+                    // hold until the next heads round, so a peer with a gap cannot keep us asking
+                    // in a loop. The claim stays, though: the peer still serves the author, and
+                    // forgetting that would send us to the DHT for an author we are served.
+                    if let Some(head) = self
+                        .peers
+                        .get_mut(peer)
+                        .and_then(|state| state.heads.get_mut(author))
+                    {
+                        head.highest = head.highest.min(after.contiguous);
+                        head.contiguous = head.contiguous.min(after.contiguous);
                     }
+                    self.recompute_best_heads([*author]);
                 }
                 self.schedule_ranges(now);
             }
@@ -764,11 +815,21 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
 
     /// A replication request to `peer` failed (timeout, disconnect, protocol error).
     pub fn handle_request_failed(&mut self, peer: &P, request: &Request, now: Timestamp) {
-        if let Request::Range { author, .. } = request
-            && let Some(state) = self.peers.get_mut(peer)
-        {
-            state.ranges.remove(author);
-            state.heads.remove(author);
+        match request {
+            Request::Range { author, .. } => {
+                if let Some(state) = self.peers.get_mut(peer) {
+                    state.ranges.remove(author);
+                    state.heads.remove(author);
+                    self.recompute_best_heads([*author]);
+                }
+            }
+            // A peer that cannot answer about these authors does not serve them.
+            Request::Heads { authors } => {
+                if let Some(state) = self.peers.get_mut(peer) {
+                    state.answered.extend(authors.iter().copied());
+                }
+                self.look_up_unserved(now);
+            }
         }
         self.schedule_ranges(now);
     }
@@ -782,21 +843,39 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         self.next_heads_round = now.saturating_add_millis(self.config.heads_interval_ms);
         let authors: Vec<AuthorId> = self.hosted.iter().copied().collect();
         self.ask_heads_for(&authors);
-        self.look_up_unserved(now);
+        // With peers, wait for their answers (each answer checks for unserved follows): asking
+        // the DHT now would look up every follow at start-up, before any peer could say it
+        // serves them.
+        if self.peers.is_empty() {
+            self.look_up_unserved(now);
+        }
     }
 
     /// Looks up in the DHT the followed authors that no connected peer holds anything of, at most
-    /// once per lookup interval each: the peers we have cannot help with them.
+    /// once per lookup interval each: the peers we have cannot help with them. An author that is
+    /// served when its check falls due is checked again an interval later.
     fn look_up_unserved(&mut self, now: Timestamp) {
-        let follows: Vec<AuthorId> = self.settings.follows.iter().copied().collect();
+        let follows = &self.settings.follows;
         self.lookups.retain(|a, _| follows.contains(a));
-        for author in follows {
+        let interval = self.config.provider_lookup_interval_ms;
+        let due: Vec<AuthorId> = follows
+            .iter()
+            .filter(|a| {
+                self.lookups
+                    .get(a)
+                    .is_none_or(|last| now.0.saturating_sub(last.0) >= interval)
+            })
+            .copied()
+            .collect();
+        for author in due {
+            // Unserved: every connected peer has answered about the author and none holds it.
+            // A peer that has not answered yet may still serve it, so wait for it.
+            let unanswered = self.peers.values().any(|p| !p.answered.contains(&author));
             let served = self.peers.values().any(|p| p.heads.contains_key(&author));
-            let due = self.lookups.get(&author).is_none_or(|last| {
-                now.0.saturating_sub(last.0) >= self.config.provider_lookup_interval_ms
-            });
-            if !served && due {
+            if served || !unanswered {
                 self.lookups.insert(author, now);
+            }
+            if !served && !unanswered {
                 self.push(Output::FindProviders(author));
             }
         }
@@ -826,6 +905,20 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
     /// Sends range requests for hosted authors that connected peers hold more of, within the
     /// concurrency bounds, preferring one peer per author at a time.
     fn schedule_ranges(&mut self, _now: Timestamp) {
+        // Authors with work: a connected peer claims more than our contiguous log.
+        let mut work: Vec<(AuthorId, u64)> = Vec::new();
+        for (author, best) in &self.best_heads {
+            if !self.hosted.contains(author) {
+                continue;
+            }
+            let ours = self.store.log_state(author).unwrap_or_default().contiguous;
+            if *best > ours {
+                work.push((*author, ours));
+            }
+        }
+        if work.is_empty() {
+            return;
+        }
         let mut in_flight: BTreeSet<AuthorId> = BTreeSet::new();
         let mut total = 0usize;
         for state in self.peers.values() {
@@ -835,19 +928,16 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         let mut requests = Vec::new();
         for (peer, state) in &self.peers {
             let mut mine = state.ranges.len();
-            for (author, head) in &state.heads {
-                if total >= self.config.ranges_total_max {
+            for (author, ours) in &work {
+                if total >= self.config.ranges_total_max || mine >= self.config.ranges_per_peer_max
+                {
                     break;
                 }
-                if mine >= self.config.ranges_per_peer_max {
-                    break;
-                }
-                if in_flight.contains(author) || !self.hosted.contains(author) {
+                if in_flight.contains(author) {
                     continue;
                 }
-                let ours = self.store.log_state(author).unwrap_or_default();
-                if head.highest > ours.contiguous {
-                    requests.push((peer.clone(), *author, ours.contiguous + 1));
+                if state.heads.get(author).is_some_and(|h| h.highest > *ours) {
+                    requests.push((peer.clone(), *author, ours + 1));
                     in_flight.insert(*author);
                     mine += 1;
                     total += 1;

@@ -407,6 +407,11 @@ fn deletion_arriving_first_leaves_a_tombstone() {
         net.nodes[1].handle_gossip(&0, &delete.encode(), T0),
         Acceptance::Accept
     );
+    // A replay of what it now holds is not forwarded again.
+    assert_eq!(
+        net.nodes[1].handle_gossip(&0, &delete.encode(), T0),
+        Acceptance::Ignore
+    );
     net.nodes[1].handle_gossip(&0, &post.encode(), T0);
     assert!(net.has(1, &post.id()));
     assert_eq!(net.payload(1, &post.id()), None);
