@@ -311,6 +311,8 @@ impl Router {
             .collect();
         let score_of = |peer: &NodeId| scores.get(peer).copied().unwrap_or(0.0);
         let mut sends = Vec::new();
+        // IHAVEs for all topics go to a peer in one control message, as libp2p batches them.
+        let mut ihave: std::collections::BTreeMap<NodeId, Vec<MsgId>> = Default::default();
         for t in self.topics.iter_mut() {
             let mut pruned: Vec<NodeId> = Vec::new();
             t.mesh.retain(|peer| {
@@ -356,9 +358,8 @@ impl Router {
                     .filter(|c| !t.mesh.contains(c) && score_of(c) >= p.gossip_threshold)
                     .collect();
                 lazy.shuffle(rng);
-                let ids: Box<[MsgId]> = ids.into();
                 for peer in lazy.into_iter().take(p.d_lazy) {
-                    sends.push(Send::Control(peer, Control::IHave(ids.clone())));
+                    ihave.entry(peer).or_default().extend_from_slice(&ids);
                 }
             }
             t.history.push_front(Vec::new());
@@ -370,6 +371,11 @@ impl Router {
                 }
             }
         }
+        sends.extend(
+            ihave
+                .into_iter()
+                .map(|(peer, ids)| Send::Control(peer, Control::IHave(ids.into()))),
+        );
         sends
     }
 }

@@ -23,6 +23,8 @@ pub struct Tally {
     pub hops: (u64, u64),
     /// Events processed.
     pub events: u64,
+    /// Events processed, by kind (message type or timer).
+    pub by_kind: BTreeMap<&'static str, u64>,
     /// `Misbehaved` reports from engines (invalid replication data).
     pub misbehaved: u64,
     /// Log inconsistencies (forks, broken links) engines found.

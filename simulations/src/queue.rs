@@ -17,27 +17,23 @@ pub fn seconds(s: f64) -> Micros {
     (s.max(0.0) * 1_000_000.0).round() as Micros
 }
 
-struct Entry<E> {
+/// A heap entry: the ordering key and where the event waits. Events live in a slab beside the
+/// heap, so sifting moves 24 bytes instead of a whole event (the heap is the simulator's
+/// hottest loop).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Entry {
     at: Micros,
     seq: u64,
-    event: E,
+    slot: u32,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-
-impl<E> Eq for Entry<E> {}
-
-impl<E> PartialOrd for Entry<E> {
+impl PartialOrd for Entry {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl<E> Ord for Entry<E> {
+impl Ord for Entry {
     // Reversed: BinaryHeap is a max-heap and the earliest event must come out first.
     fn cmp(&self, other: &Self) -> Ordering {
         (other.at, other.seq).cmp(&(self.at, self.seq))
@@ -46,7 +42,9 @@ impl<E> Ord for Entry<E> {
 
 /// Pending events in time order.
 pub struct Queue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    heap: BinaryHeap<Entry>,
+    slots: Vec<Option<E>>,
+    free: Vec<u32>,
     next_seq: u64,
 }
 
@@ -54,6 +52,8 @@ impl<E> Default for Queue<E> {
     fn default() -> Self {
         Queue {
             heap: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
             next_seq: 0,
         }
     }
@@ -64,12 +64,25 @@ impl<E> Queue<E> {
     pub fn push(&mut self, at: Micros, event: E) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { at, seq, event });
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                self.slots.push(Some(event));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.heap.push(Entry { at, seq, slot });
     }
 
     /// The earliest event, if any.
     pub fn pop(&mut self) -> Option<(Micros, E)> {
-        self.heap.pop().map(|e| (e.at, e.event))
+        let entry = self.heap.pop()?;
+        let event = self.slots[entry.slot as usize].take()?;
+        self.free.push(entry.slot);
+        Some((entry.at, event))
     }
 
     /// Events waiting.

@@ -256,7 +256,7 @@ pub fn report(w: &World) -> Report {
     }
 
     let mesh_degree_mean = mesh_degree(w);
-    let counters = BTreeMap::from([
+    let mut counters = BTreeMap::from([
         ("misbehaving_reports".to_string(), w.tally.misbehaved),
         (
             "log_inconsistencies".to_string(),
@@ -266,6 +266,9 @@ pub fn report(w: &World) -> Report {
         ("rejected_messages".to_string(), w.tally.rejected),
         ("idontwant_saved_sends".to_string(), w.tally.dont_want_saved),
     ]);
+    for (kind, count) in &w.tally.by_kind {
+        counters.insert(format!("events_{kind}"), *count);
+    }
     let summary = Summary {
         scenario: w.sc.name.clone(),
         seed: w.sc.seed,

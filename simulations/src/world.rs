@@ -466,6 +466,7 @@ impl World {
         if let Some(m) = sc.moderation.clone() {
             self.set_up_moderation(&m);
         }
+        self.presync(base);
         for n in 0..base as NodeId {
             if self.nodes[n as usize].role == Role::Censor
                 && let Some(engine) = self.nodes[n as usize].engine.as_mut()
@@ -580,6 +581,62 @@ impl World {
         }
     }
 
+    /// The network exists before time zero: every follower already holds the logs it follows
+    /// up to now (the authors' follow events, a labeller's declaration), handed to its engine
+    /// as a range response, so through the real ingest path. Without this every node would
+    /// start empty, find no peer serving anyone, and dial providers for every follow at once:
+    /// a cold-start stampede no running network sees.
+    fn presync(&mut self, base: usize) {
+        use handbill_protocol::wire::Envelope;
+        let now = timestamp(self.now);
+        let mut logs: BTreeMap<AuthorId, (NodeId, Vec<Envelope>)> = BTreeMap::new();
+        let publishers = self
+            .authors
+            .iter()
+            .map(|a| a.home)
+            .chain(self.labelers.iter().copied());
+        for n in publishers {
+            let Some(engine) = self.nodes[n as usize].engine.as_ref() else {
+                continue;
+            };
+            let me = engine.author();
+            let events = engine
+                .store()
+                .log(&me, 1, usize::MAX)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| Envelope(e.encode()))
+                .collect();
+            logs.insert(me, (n, events));
+        }
+        for n in 0..base as NodeId {
+            let Some(engine) = self.nodes[n as usize].engine.as_mut() else {
+                continue;
+            };
+            let hosted: Vec<AuthorId> = engine.hosted().iter().copied().collect();
+            for author in hosted {
+                let Some((home, events)) = logs.get(&author) else {
+                    continue;
+                };
+                if *home == n || events.is_empty() {
+                    continue;
+                }
+                let request = Request::Range {
+                    author,
+                    from_seq: 1,
+                    limit: events.len() as u32,
+                };
+                let response = Response::Events {
+                    author,
+                    events: events.clone(),
+                    more: false,
+                };
+                engine.handle_response(home, &request, response, now);
+            }
+            self.drain(n);
+        }
+    }
+
     fn set_up_moderation(&mut self, m: &crate::scenario::Moderation) {
         let declaration = Payload::LabelerDeclaration(LabelerDeclaration {
             name: "sim feed".into(),
@@ -678,6 +735,33 @@ impl World {
     }
 
     fn handle(&mut self, ev: Ev) {
+        let kind = match &ev {
+            Ev::Deliver { msg, .. } => match msg {
+                Msg::Gossip { msg, .. } if self.messages[*msg as usize].post.is_some() => {
+                    "gossip_post"
+                }
+                Msg::Gossip { .. } => "gossip_other",
+                Msg::Control(Control::IHave(_)) => "ihave",
+                Msg::Control(Control::IWant(_)) => "iwant",
+                Msg::Control(Control::IDontWant(_)) => "idontwant",
+                Msg::Control(_) => "graft_prune",
+                Msg::Request(r) => match r.1 {
+                    Request::Heads { .. } => "request_heads",
+                    Request::Range { .. } => "request_range",
+                },
+                Msg::Response(_) => "response",
+            },
+            Ev::UplinkFree(_) => "uplink",
+            Ev::Heartbeat(..) => "heartbeat",
+            Ev::Maintain(..) => "maintain",
+            Ev::Timer(_) => "engine_timer",
+            Ev::RequestTimeout { .. } => "request_timeout",
+            Ev::Connect(..) => "connect",
+            Ev::Providers { .. } => "dht_lookup",
+            Ev::Post(_) | Ev::Label { .. } | Ev::Spam(_) => "publish",
+            _ => "other",
+        };
+        *self.tally.by_kind.entry(kind).or_default() += 1;
         match ev {
             Ev::Deliver { from, to, msg } => self.deliver(from, to, msg),
             Ev::UplinkFree(n) => self.uplink_free(n),
@@ -758,6 +842,21 @@ impl World {
         let up = &mut self.nodes[from as usize].uplink;
         if rate <= 0.0 {
             self.transmit(from, to, msg, bytes, now);
+            return;
+        }
+        if !self.sc.dissemination.idontwant {
+            // Without IDONTWANT nothing is decided at the head of the queue, so the departure
+            // time is known now: control goes first (strict priority, it only delays data), data
+            // leaves in FIFO order. Same timings as the queue below, at one event per message.
+            let tx = tx_time(bytes, rate);
+            let depart = if control {
+                up.busy_until = up.busy_until.max(now) + tx;
+                now + tx
+            } else {
+                up.busy_until = up.busy_until.max(now) + tx;
+                up.busy_until
+            };
+            self.transmit(from, to, msg, bytes, depart);
             return;
         }
         if up.busy_until <= now && up.control.is_empty() && up.data.is_empty() {
