@@ -238,8 +238,11 @@ pub struct KeyCache {
 /// memo is verified in full. The daemon does not use it (one node gains nothing from it).
 #[derive(Clone, Default)]
 pub struct SignatureMemo {
-    valid: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(EventId, [u8; 64])>>>,
+    valid: std::sync::Arc<std::sync::Mutex<ValidSignatures>>,
 }
+
+/// (event id, signature) pairs found valid.
+type ValidSignatures = std::collections::HashSet<(EventId, [u8; 64])>;
 
 impl SignatureMemo {
     /// An empty memo.

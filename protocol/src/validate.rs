@@ -159,11 +159,7 @@ impl CheckedEvent {
     }
 
     fn into_verified(self) -> VerifiedEvent {
-        VerifiedEvent {
-            id: self.id,
-            event: self.event,
-            content: self.content,
-        }
+        VerifiedEvent::new(self.id, self.event, self.content)
     }
 }
 
@@ -243,14 +239,29 @@ pub fn verify_bytes(bytes: &[u8], now: Timestamp) -> Result<VerifiedEvent, Event
 
 /// An event whose structure, payload and signature are all valid. Only validation and signing
 /// make one.
+///
+/// Cloning is cheap (the event is shared, immutably), so stores and timelines can hand copies
+/// around, and a simulator's stores can share one copy of each event across thousands of nodes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedEvent {
     id: EventId,
+    body: std::sync::Arc<VerifiedBody>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct VerifiedBody {
     event: SignedEvent,
     content: Option<Payload>,
 }
 
 impl VerifiedEvent {
+    fn new(id: EventId, event: SignedEvent, content: Option<Payload>) -> VerifiedEvent {
+        VerifiedEvent {
+            id,
+            body: std::sync::Arc::new(VerifiedBody { event, content }),
+        }
+    }
+
     /// The event's id.
     pub fn id(&self) -> EventId {
         self.id
@@ -258,47 +269,47 @@ impl VerifiedEvent {
 
     /// The signed header.
     pub fn header(&self) -> &Header {
-        &self.event.header
+        &self.body.event.header
     }
 
     /// The author.
     pub fn author(&self) -> AuthorId {
-        self.event.header.author
+        self.body.event.header.author
     }
 
     /// Position in the author's log.
     pub fn seq(&self) -> u64 {
-        self.event.header.seq
+        self.body.event.header.seq
     }
 
     /// The event's kind.
     pub fn kind(&self) -> Kind {
-        self.event.header.kind
+        self.body.event.header.kind
     }
 
     /// The signature.
     pub fn signature(&self) -> &Signature {
-        &self.event.signature
+        &self.body.event.signature
     }
 
     /// The raw payload bytes, unless erased or not yet fetched.
     pub fn payload_bytes(&self) -> Option<&[u8]> {
-        self.event.payload.as_deref()
+        self.body.event.payload.as_deref()
     }
 
     /// The decoded payload, unless erased or not yet fetched.
     pub fn content(&self) -> Option<&Payload> {
-        self.content.as_ref()
+        self.body.content.as_ref()
     }
 
     /// The envelope, for sending or storing.
     pub fn signed(&self) -> &SignedEvent {
-        &self.event
+        &self.body.event
     }
 
     /// The envelope's canonical bytes.
     pub fn encode(&self) -> Vec<u8> {
-        self.event.encode()
+        self.body.event.encode()
     }
 
     /// This event's position, to build the next event of the log on.
@@ -306,36 +317,36 @@ impl VerifiedEvent {
         LogHead {
             seq: self.seq(),
             id: self.id,
-            created_at: self.event.header.created_at,
+            created_at: self.body.event.header.created_at,
         }
     }
 
     /// The same event with its payload erased (an honoured deletion): the header and signature
     /// stay, so the author's log still verifies.
     pub fn without_payload(&self) -> VerifiedEvent {
-        VerifiedEvent {
-            id: self.id,
-            event: SignedEvent {
-                header: self.event.header,
-                signature: self.event.signature,
+        VerifiedEvent::new(
+            self.id,
+            SignedEvent {
+                header: self.body.event.header,
+                signature: self.body.event.signature,
                 payload: None,
             },
-            content: None,
-        }
+            None,
+        )
     }
 
     /// Attaches a payload fetched later to a header-only event, if it matches the header.
     pub fn with_payload(&self, bytes: Vec<u8>) -> Result<VerifiedEvent, ValidationError> {
-        let content = check_payload(&self.event.header, &bytes)?;
-        Ok(VerifiedEvent {
-            id: self.id,
-            event: SignedEvent {
-                header: self.event.header,
-                signature: self.event.signature,
+        let content = check_payload(&self.body.event.header, &bytes)?;
+        Ok(VerifiedEvent::new(
+            self.id,
+            SignedEvent {
+                header: self.body.event.header,
+                signature: self.body.event.signature,
                 payload: Some(bytes),
             },
-            content: Some(content),
-        })
+            Some(content),
+        ))
     }
 }
 
@@ -419,15 +430,15 @@ pub fn sign_raw(
         payload_hash: PayloadHash::of(&payload),
     };
     let id = header.id();
-    Ok(VerifiedEvent {
+    Ok(VerifiedEvent::new(
         id,
-        event: SignedEvent {
+        SignedEvent {
             header,
             signature: key.sign(&id),
             payload: Some(payload),
         },
-        content: Some(content),
-    })
+        Some(content),
+    ))
 }
 
 #[cfg(test)]

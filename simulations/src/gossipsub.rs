@@ -262,7 +262,7 @@ impl Router {
             return None;
         }
         let wanted: Box<[MsgId]> = ids.iter().copied().filter(|m| !seen(*m)).collect();
-        (!wanted.is_empty()).then(|| Send::Control(peer, Control::IWant(wanted)))
+        (!wanted.is_empty()).then_some(Send::Control(peer, Control::IWant(wanted)))
     }
 
     /// Answers an IWANT from `peer` with the cached messages.

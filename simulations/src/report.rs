@@ -66,12 +66,12 @@ pub fn report(w: &World) -> Report {
         let mut eligible = 0u64;
         let mut delivered = 0u64;
         let mut lat = Vec::new();
-        for n in 0..total {
+        for (n, counts) in per_node.iter_mut().enumerate() {
             if !w.eligible(n, p.author) {
                 continue;
             }
             eligible += 1;
-            per_node[n].0 += 1;
+            counts.0 += 1;
             let stored = (p.stored_at[n] != Micros::MAX).then_some(p.stored_at[n]);
             let missed_live = p.missed_live[n] || w.nodes[n].joined_at > p.published;
             if missed_live {
@@ -80,7 +80,7 @@ pub fn report(w: &World) -> Report {
             }
             if let Some(at) = stored {
                 delivered += 1;
-                per_node[n].1 += 1;
+                counts.1 += 1;
                 by_backfill += u64::from(p.by_backfill[n]);
                 // Latency is for nodes that were up when the post went out; the others are
                 // measured by backfill completeness.

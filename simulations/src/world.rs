@@ -16,7 +16,7 @@ use handbill_protocol::payload::{
     Action, EventRef, Label, LabelDefinition, LabelTarget, LabelerDeclaration, Post, Severity,
 };
 use handbill_protocol::signature::SignatureMemo;
-use handbill_protocol::store::{MemoryStore, Store};
+use handbill_protocol::store::{EventPool, MemoryStore, Store};
 use handbill_protocol::validate::LogHead;
 use handbill_protocol::wire::{Request, Response};
 use handbill_protocol::{AuthorId, AuthorKey, EventId, Payload, Timestamp, sign_next};
@@ -265,6 +265,8 @@ pub struct World {
     pub(crate) tally: Tally,
     online_count: u64,
     memo: Option<SignatureMemo>,
+    /// One copy of each event, shared by every node's store.
+    pool: EventPool,
     next_request: u64,
     /// Hops of the gossip message being handed to an engine, for the delivery record.
     current_hops: Option<u16>,
@@ -322,6 +324,7 @@ impl World {
             tally: Tally::new(total),
             online_count: 0,
             memo,
+            pool: EventPool::new(),
             next_request: 0,
             current_hops: None,
             end: seconds(sc.duration_s),
@@ -351,7 +354,8 @@ impl World {
             ..EngineConfig::default()
         };
         let key = AuthorKey::from_secret_bytes(secret);
-        match Engine::new(key, MemoryStore::new(), config, timestamp(self.now)) {
+        let store = MemoryStore::pooled(self.pool.clone());
+        match Engine::new(key, store, config, timestamp(self.now)) {
             Ok(engine) => engine,
             // A fresh memory store cannot fail to load.
             Err(e) => unreachable!("memory store failed: {e}"),
@@ -1166,14 +1170,11 @@ impl World {
 
     /// Carries out everything node `n`'s engine asked for.
     fn drain(&mut self, n: NodeId) {
-        loop {
-            let Some(output) = self.nodes[n as usize]
-                .engine
-                .as_mut()
-                .and_then(Engine::poll_output)
-            else {
-                break;
-            };
+        while let Some(output) = self.nodes[n as usize]
+            .engine
+            .as_mut()
+            .and_then(Engine::poll_output)
+        {
             self.on_output(n, output);
         }
         self.schedule_timer(n);

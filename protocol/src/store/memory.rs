@@ -23,12 +23,82 @@ pub struct MemoryStore {
     forks: BTreeSet<(AuthorId, u64)>,
     latest: BTreeMap<(AuthorId, crate::payload::Kind), (u64, EventId)>,
     settings: BTreeMap<String, Vec<u8>>,
+    pool: Option<EventPool>,
+}
+
+/// One copy of each event shared by many memory stores: a simulator's thousands of nodes hold
+/// the same events, and without sharing their memory grows with nodes × events × event size.
+///
+/// Interning is by id, signature and payload presence, so a store always holds exactly the
+/// event it was given (the id fixes header and payload; the signature is kept apart because an
+/// author could sign the same header twice).
+#[derive(Clone, Default)]
+pub struct EventPool {
+    events: std::sync::Arc<std::sync::Mutex<PooledEvents>>,
+}
+
+/// Events by (id, signature, payload held).
+type PooledEvents = std::collections::HashMap<(EventId, [u8; 64], bool), VerifiedEvent>;
+
+impl EventPool {
+    /// An empty pool.
+    pub fn new() -> EventPool {
+        EventPool::default()
+    }
+
+    /// Distinct events held.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether the pool is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn intern(&self, event: &VerifiedEvent) -> VerifiedEvent {
+        let key = (
+            event.id(),
+            event.signature().0,
+            event.payload_bytes().is_some(),
+        );
+        self.lock()
+            .entry(key)
+            .or_insert_with(|| event.clone())
+            .clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PooledEvents> {
+        // Inserting is atomic from our side, so a poisoned lock still holds a sound map.
+        self.events.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl std::fmt::Debug for EventPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EventPool({} events)", self.len())
+    }
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> MemoryStore {
         MemoryStore::default()
+    }
+
+    /// An empty store that shares event bodies with every other store using `pool`.
+    pub fn pooled(pool: EventPool) -> MemoryStore {
+        MemoryStore {
+            pool: Some(pool),
+            ..MemoryStore::default()
+        }
+    }
+
+    fn keep(&self, event: &VerifiedEvent) -> VerifiedEvent {
+        match &self.pool {
+            Some(pool) => pool.intern(event),
+            None => event.clone(),
+        }
     }
 
     fn recompute_state(&mut self, author: &AuthorId) {
@@ -60,7 +130,10 @@ impl Store for MemoryStore {
         let id = event.id();
         if let Some(held) = self.events.get_mut(&id) {
             if held.payload_bytes().is_none() && event.payload_bytes().is_some() {
-                *held = event.clone();
+                let kept = self.keep(event);
+                if let Some(held) = self.events.get_mut(&id) {
+                    *held = kept;
+                }
                 if let Some(parent) = reply_parent(event) {
                     self.replies.entry(parent).or_default().push(id);
                 }
@@ -76,7 +149,8 @@ impl Store for MemoryStore {
         {
             fork = Some(*evidence);
         }
-        self.events.insert(id, event.clone());
+        let kept = self.keep(event);
+        self.events.insert(id, kept);
         self.logs.entry(position).or_default().push(id);
         let latest = self
             .latest
@@ -269,5 +343,12 @@ mod tests {
     #[test]
     fn memory_store_passes_the_conformance_suite() {
         super::super::conformance::run_all(MemoryStore::new);
+    }
+
+    #[test]
+    fn pooled_stores_pass_it_too_while_sharing_one_pool() {
+        let pool = EventPool::new();
+        super::super::conformance::run_all(|| MemoryStore::pooled(pool.clone()));
+        assert!(!pool.is_empty(), "the stores shared the pool");
     }
 }

@@ -8,7 +8,7 @@
 pub mod conformance;
 mod memory;
 
-pub use memory::MemoryStore;
+pub use memory::{EventPool, MemoryStore};
 
 use crate::id::{AuthorId, EventId};
 use crate::log::ForkEvidence;
