@@ -85,7 +85,7 @@ pub fn write_outputs(report: &Report, scenario: &Scenario, dir: &Path) -> Result
             &dir.join("delivery.svg"),
             &format!("Delivery over time: {title}"),
             "time (s)",
-            "delivered / published pairs",
+            "delivered / published (nodes online at publication)",
             &report.delivery_points,
             1.05,
         )?;

@@ -27,13 +27,15 @@ pub struct Report {
     pub nodes: Csv,
     /// (latency ms, cumulative share) for the CDF plot.
     pub cdf_points: Vec<(f64, f64)>,
-    /// (time s, delivery ratio so far) for the delivery plot.
+    /// (time s, delivery ratio so far over live pairs) for the delivery plot.
     pub delivery_points: Vec<(f64, f64)>,
 }
 
 struct Pair {
     published: Micros,
     stored: Option<Micros>,
+    /// The node was online when the post was published.
+    live: bool,
 }
 
 /// Builds the report of a finished run.
@@ -91,6 +93,7 @@ pub fn report(w: &World) -> Report {
             pairs.push(Pair {
                 published: p.published,
                 stored,
+                live: !missed_live,
             });
         }
         let ratio = if eligible == 0 {
@@ -210,33 +213,48 @@ pub fn report(w: &World) -> Report {
         "published_pairs",
         "delivered_pairs",
         "delivery_ratio",
+        "live_published_pairs",
+        "live_delivered_pairs",
+        "live_delivery_ratio",
         "payload_bytes",
         "control_bytes",
     ]);
-    let mut published_at: Vec<Micros> = pairs.iter().map(|p| p.published).collect();
-    let mut stored_at: Vec<Micros> = pairs.iter().filter_map(|p| p.stored).collect();
-    published_at.sort_unstable();
-    stored_at.sort_unstable();
+    let sorted_times = |live_only: bool| {
+        let mut published: Vec<Micros> = Vec::new();
+        let mut stored: Vec<Micros> = Vec::new();
+        for p in pairs.iter().filter(|p| p.live || !live_only) {
+            published.push(p.published);
+            stored.extend(p.stored);
+        }
+        published.sort_unstable();
+        stored.sort_unstable();
+        (published, stored)
+    };
+    let (published_at, stored_at) = sorted_times(false);
+    let (live_published_at, live_stored_at) = sorted_times(true);
     let mut delivery_points = Vec::new();
     for (i, b) in w.tally.buckets.iter().enumerate() {
         let end = (i as u64 + 1) * width;
         let pub_so_far = published_at.partition_point(|t| *t < end) as u64;
         let got = stored_at.partition_point(|t| *t < end) as u64;
         let ratio = share(got, pub_so_far);
+        let live_pub = live_published_at.partition_point(|t| *t < end) as u64;
+        let live_got = live_stored_at.partition_point(|t| *t < end) as u64;
+        let live_ratio = share(live_got, live_pub);
         let t = end as f64 / 1e6;
-        if pub_so_far > 0 {
-            delivery_points.push((t, ratio));
+        if live_pub > 0 {
+            delivery_points.push((t, live_ratio));
         }
+        let blank_if_none = |n: u64, r: f64| if n == 0 { String::new() } else { f(r) };
         series.row(&[
             f(t),
             b.online.to_string(),
             pub_so_far.to_string(),
             got.to_string(),
-            if pub_so_far == 0 {
-                String::new()
-            } else {
-                f(ratio)
-            },
+            blank_if_none(pub_so_far, ratio),
+            live_pub.to_string(),
+            live_got.to_string(),
+            blank_if_none(live_pub, live_ratio),
             b.payload.to_string(),
             b.control.to_string(),
         ]);
