@@ -23,8 +23,8 @@ pub struct Tally {
     pub hops: (u64, u64),
     /// Events processed.
     pub events: u64,
-    /// Events processed, by kind (message type or timer).
-    pub by_kind: BTreeMap<&'static str, u64>,
+    /// Events processed, by kind (indexes into [`EVENT_KINDS`]).
+    pub by_kind: [u64; EVENT_KINDS.len()],
     /// `Misbehaved` reports from engines (invalid replication data).
     pub misbehaved: u64,
     /// Log inconsistencies (forks, broken links) engines found.
@@ -36,6 +36,28 @@ pub struct Tally {
     /// Sends skipped because the receiver had said IDONTWANT.
     pub dont_want_saved: u64,
 }
+
+/// Names of the event kinds counted in [`Tally::by_kind`], in index order.
+pub const EVENT_KINDS: [&str; 18] = [
+    "gossip_post",
+    "gossip_other",
+    "ihave",
+    "iwant",
+    "idontwant",
+    "graft_prune",
+    "request_heads",
+    "request_range",
+    "response",
+    "uplink",
+    "heartbeat",
+    "maintain",
+    "engine_timer",
+    "request_timeout",
+    "connect",
+    "dht_lookup",
+    "publish",
+    "other",
+];
 
 /// One time bucket of the series.
 #[derive(Clone, Copy, Debug, Default)]

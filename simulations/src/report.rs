@@ -284,8 +284,10 @@ pub fn report(w: &World) -> Report {
         ("rejected_messages".to_string(), w.tally.rejected),
         ("idontwant_saved_sends".to_string(), w.tally.dont_want_saved),
     ]);
-    for (kind, count) in &w.tally.by_kind {
-        counters.insert(format!("events_{kind}"), *count);
+    for (kind, count) in crate::metrics::EVENT_KINDS.iter().zip(w.tally.by_kind) {
+        if count > 0 {
+            counters.insert(format!("events_{kind}"), count);
+        }
     }
     let summary = Summary {
         scenario: w.sc.name.clone(),

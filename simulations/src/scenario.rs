@@ -279,6 +279,9 @@ pub struct Workload {
     pub text_bytes: usize,
     /// Probability that a node follows a given author.
     pub follow_fraction: f64,
+    /// Whether authors also follow the other authors (their follow events then travel and
+    /// are stored too).
+    pub authors_follow: bool,
 }
 
 impl Default for Workload {
@@ -290,6 +293,7 @@ impl Default for Workload {
             interval_ms: 1000.0,
             text_bytes: 200,
             follow_fraction: 1.0,
+            authors_follow: false,
         }
     }
 }
@@ -519,6 +523,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("moderation", include_str!("../scenarios/moderation.toml")),
     ("baseline", include_str!("../scenarios/baseline.toml")),
     ("scale", include_str!("../scenarios/scale.toml")),
+    (
+        "scale-memory",
+        include_str!("../scenarios/scale-memory.toml"),
+    ),
 ];
 
 impl Scenario {
