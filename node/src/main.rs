@@ -144,6 +144,7 @@ async fn run(args: Args) -> Result<()> {
         let addr: Multiaddr = addr
             .parse()
             .with_context(|| format!("--listen {addr} is not a multiaddr"))?;
+        refuse_taken_tcp_port(&addr)?;
         swarm
             .listen_on(addr.clone())
             .with_context(|| format!("cannot listen on {addr}"))?;
@@ -211,6 +212,33 @@ async fn wait_for_signal() -> Result<()> {
     tokio::select! {
         r = tokio::signal::ctrl_c() => r.context("waiting for SIGINT")?,
         _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+/// Fails if a TCP listen address names a port another process is listening on. libp2p-tcp sets
+/// SO_REUSEPORT on its listeners, so a second daemon on the same port would start "fine" and the
+/// kernel would then split incoming connections between the two. A plain bind (no
+/// SO_REUSEPORT) fails on a port in use, so it is a faithful probe.
+fn refuse_taken_tcp_port(addr: &Multiaddr) -> Result<()> {
+    use libp2p::multiaddr::Protocol;
+    let mut ip: Option<std::net::IpAddr> = None;
+    for part in addr.iter() {
+        match part {
+            Protocol::Ip4(a) => ip = Some(a.into()),
+            Protocol::Ip6(a) => ip = Some(a.into()),
+            Protocol::Tcp(port) if port != 0 => {
+                if let Some(ip) = ip {
+                    std::net::TcpListener::bind((ip, port)).with_context(|| {
+                        format!(
+                            "cannot listen on {addr}: port {port} is in use (another handbilld? \
+                             pick a free port with --listen)"
+                        )
+                    })?;
+                }
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

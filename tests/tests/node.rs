@@ -190,6 +190,33 @@ fn a_second_daemon_on_the_same_home_exits_at_once() {
 }
 
 #[test]
+fn a_second_daemon_on_a_taken_port_exits_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Node::start(dir.path(), "a");
+    let taken = a.addr();
+    let listen = taken.split("/p2p/").next().unwrap().to_string();
+    let b_home = dir.path().join("b");
+    let daemon = handbill_tests::bin_dir().join("handbilld");
+    let init = std::process::Command::new(&daemon)
+        .arg("--home")
+        .arg(&b_home)
+        .arg("--init")
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{init:?}");
+    let output = std::process::Command::new(&daemon)
+        .arg("--home")
+        .arg(&b_home)
+        .args(["--listen", &listen])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is in use"), "{stderr}");
+    assert_eq!(a.status().counts.events, 0, "the first daemon is unharmed");
+}
+
+#[test]
 fn a_world_readable_key_stops_the_daemon() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = Node::start(dir.path(), "a");
