@@ -45,6 +45,12 @@ pub struct EngineConfig {
     pub providers_dialled_max: usize,
     /// Least time between two DHT lookups for the same author, in milliseconds.
     pub provider_lookup_interval_ms: u64,
+    /// Connected peers serving a followed author below which the node looks for more in the
+    /// DHT. More than one, because peers that serve an author can all be stale: a node whose
+    /// only hosts of an author never hear from it would otherwise never learn anything new.
+    pub serving_peers_min: usize,
+    /// Least time between lookups for an author that some, but too few, peers serve.
+    pub provider_refresh_interval_ms: u64,
     /// Outputs buffered before the oldest notifications are dropped (the driver drains them
     /// after every input, so this bounds a stalled driver, not normal operation).
     pub outputs_max: usize,
@@ -61,6 +67,8 @@ impl Default for EngineConfig {
             ranges_total_max: 16,
             providers_dialled_max: 4,
             provider_lookup_interval_ms: 10_000,
+            serving_peers_min: 3,
+            provider_refresh_interval_ms: 60_000,
             outputs_max: 65_536,
             signature_memo: None,
         }
@@ -189,7 +197,8 @@ pub struct Engine<S: Store, P: Ord + Clone> {
     outputs: VecDeque<Output<P>>,
     next_heads_round: Timestamp,
     keys: KeyCache,
-    /// When each followed author was last checked (and looked up in the DHT if unserved).
+    /// When each followed author is next checked (and looked up in the DHT if too few
+    /// connected peers serve it).
     lookups: BTreeMap<AuthorId, Timestamp>,
     /// The highest seq any connected peer reported per author (an upper bound: it is
     /// recomputed when a claim is withdrawn), so finding backfill work costs O(authors), not
@@ -270,17 +279,11 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
     }
 
     /// When [`Engine::handle_timeout`] is next due: the next heads round, or the next check of
-    /// a followed author's lookup (every author is checked once per lookup interval, and looked
-    /// up in the DHT only if no connected peer serves it then). Cheap: drivers call it after
-    /// every input.
+    /// whether a followed author is served well enough (see `look_up_unserved`). Cheap:
+    /// drivers call it after every input.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        let interval = self.config.provider_lookup_interval_ms;
-        let retry = self
-            .lookups
-            .values()
-            .map(|last| last.saturating_add_millis(interval))
-            .min();
-        Some(retry.map_or(self.next_heads_round, |r| r.min(self.next_heads_round)))
+        let next_check = self.lookups.values().min().copied();
+        Some(next_check.map_or(self.next_heads_round, |c| c.min(self.next_heads_round)))
     }
 
     fn push(&mut self, output: Output<P>) {
@@ -672,9 +675,9 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
 
     /// DHT lookup results: nodes that host `author`.
     pub fn handle_providers(&mut self, author: AuthorId, providers: Vec<P>) {
-        // A lookup takes seconds; if a connected peer has started serving the author meanwhile,
-        // more connections would add nothing.
-        if self.peers.values().any(|p| p.heads.contains_key(&author)) {
+        // A lookup takes seconds; if enough connected peers serve the author by now, more
+        // connections would add nothing.
+        if self.serving(&author) >= self.config.serving_peers_min {
             return;
         }
         let mut dialled = 0;
@@ -843,42 +846,56 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         self.next_heads_round = now.saturating_add_millis(self.config.heads_interval_ms);
         let authors: Vec<AuthorId> = self.hosted.iter().copied().collect();
         self.ask_heads_for(&authors);
-        // With peers, wait for their answers (each answer checks for unserved follows): asking
-        // the DHT now would look up every follow at start-up, before any peer could say it
-        // serves them.
-        if self.peers.is_empty() {
-            self.look_up_unserved(now);
-        }
+        // Follows that no peer has answered about yet wait for the answers (see
+        // `look_up_unserved`), so this does not look everything up at start-up.
+        self.look_up_unserved(now);
     }
 
-    /// Looks up in the DHT the followed authors that no connected peer holds anything of, at most
-    /// once per lookup interval each: the peers we have cannot help with them. An author that is
-    /// served when its check falls due is checked again an interval later.
+    /// Looks up in the DHT the hosted authors (follows, feeds, list owners) that fewer than
+    /// `serving_peers_min` connected peers hold anything of. Each author is checked when due: a lookup interval after a
+    /// check that found nobody serving it, a refresh interval after one that found some.
+    /// While a peer has yet to answer about the author, the check waits (it may serve it).
     fn look_up_unserved(&mut self, now: Timestamp) {
-        let follows = &self.settings.follows;
-        self.lookups.retain(|a, _| follows.contains(a));
-        let interval = self.config.provider_lookup_interval_ms;
-        let due: Vec<AuthorId> = follows
-            .iter()
-            .filter(|a| {
-                self.lookups
-                    .get(a)
-                    .is_none_or(|last| now.0.saturating_sub(last.0) >= interval)
-            })
-            .copied()
-            .collect();
-        for author in due {
-            // Unserved: every connected peer has answered about the author and none holds it.
-            // A peer that has not answered yet may still serve it, so wait for it.
-            let unanswered = self.peers.values().any(|p| !p.answered.contains(&author));
-            let served = self.peers.values().any(|p| p.heads.contains_key(&author));
-            if served || !unanswered {
-                self.lookups.insert(author, now);
+        // Every hosted author but ourselves: follows, and also the moderation feeds and list
+        // owners we subscribe to, which need hosts just as much.
+        let me = self.me;
+        let hosted = &self.hosted;
+        self.lookups.retain(|a, _| hosted.contains(a) && *a != me);
+        let mut checks = Vec::new();
+        for author in hosted.iter().filter(|a| **a != me) {
+            if self.peers.values().any(|p| !p.answered.contains(author)) {
+                checks.push((*author, None));
+                continue;
             }
-            if !served && !unanswered {
+            if self.lookups.get(author).is_none_or(|next| now >= *next) {
+                checks.push((*author, Some(self.serving(author))));
+            }
+        }
+        for (author, serving) in checks {
+            let Some(serving) = serving else {
+                // Checked as soon as the answers are in (answers call this again).
+                self.lookups.remove(&author);
+                continue;
+            };
+            let interval = if serving == 0 {
+                self.config.provider_lookup_interval_ms
+            } else {
+                self.config.provider_refresh_interval_ms
+            };
+            self.lookups
+                .insert(author, now.saturating_add_millis(interval));
+            if serving < self.config.serving_peers_min {
                 self.push(Output::FindProviders(author));
             }
         }
+    }
+
+    /// Connected peers that hold something of `author`.
+    fn serving(&self, author: &AuthorId) -> usize {
+        self.peers
+            .values()
+            .filter(|p| p.heads.contains_key(author))
+            .count()
     }
 
     fn ask_heads_for(&mut self, authors: &[AuthorId]) {

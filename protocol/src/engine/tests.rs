@@ -696,3 +696,75 @@ fn resubscribing_to_a_feed_restores_its_declaration() {
         net.pump();
     }
 }
+
+#[test]
+fn a_follow_served_only_by_a_stale_peer_is_looked_up_anyway() {
+    // The author's only connected host is stale: it holds an old part of the log and will
+    // never hear more. One serving peer is not enough to stop looking for others.
+    let mut net = Net::new(3);
+    let (author, stale, reader) = (0, 1, 2);
+    net.connect(author, stale);
+    net.follow(stale, net.author(author));
+    net.post(author, "old news");
+    net.disconnect(author, stale);
+    net.connect(stale, reader);
+    let target = net.author(author);
+    net.nodes[reader].follow(target, T0).expect("follow");
+    // Deliver the heads exchange and backfill by hand, counting lookups on the way.
+    let mut lookups = 0;
+    while let Some(output) = net.nodes[reader].poll_output() {
+        if output == Output::FindProviders(target) {
+            lookups += 1;
+        } else {
+            net.deliver(reader, output);
+        }
+    }
+    assert!(
+        net.nodes[reader]
+            .store()
+            .log_state(&target)
+            .expect("state")
+            .highest
+            > 0
+    );
+    assert_eq!(
+        lookups, 1,
+        "looked up although a (stale) peer serves the author"
+    );
+    let refresh = EngineConfig::default().provider_refresh_interval_ms;
+    let lookups_at = |net: &mut Net, ms: u64| {
+        net.nodes[reader].handle_timeout(T0.saturating_add_millis(ms));
+        let mut lookups = 0;
+        while let Some(output) = net.nodes[reader].poll_output() {
+            if output == Output::FindProviders(target) {
+                lookups += 1;
+            } else {
+                net.deliver(reader, output);
+            }
+        }
+        lookups
+    };
+    assert_eq!(
+        lookups_at(&mut net, refresh / 2),
+        0,
+        "not before the refresh interval"
+    );
+    assert_eq!(lookups_at(&mut net, refresh), 1, "again after it");
+}
+
+#[test]
+fn a_moderation_feed_nobody_serves_is_looked_up_like_a_follow() {
+    let mut net = Net::new(1);
+    let feed = AuthorId([7; 32]);
+    net.nodes[0]
+        .subscribe_feed(feed, BTreeMap::new(), T0)
+        .expect("subscribe");
+    let outputs: Vec<_> = std::iter::from_fn(|| net.nodes[0].poll_output()).collect();
+    assert!(outputs.contains(&Output::Subscribe(feed)));
+    net.nodes[0].handle_timeout(T0);
+    let outputs: Vec<_> = std::iter::from_fn(|| net.nodes[0].poll_output()).collect();
+    assert!(
+        outputs.contains(&Output::FindProviders(feed)),
+        "a feed needs hosts as much as a follow: {outputs:?}"
+    );
+}
