@@ -161,9 +161,9 @@ pub struct Overlay {
     pub min_degree: usize,
     /// How often a node checks its connections and redials lost peers, in milliseconds.
     pub maintenance_ms: f64,
-    /// Providers a node dials when a DHT lookup finds hosts of an author it follows (the
-    /// engine's `providers_dialled_max`; 0 keeps the overlay exactly as built, as the daemon's
-    /// `--no-discover` does).
+    /// Providers a node dials when a DHT lookup finds hosts of an author it hosts and too few
+    /// connected peers serve (the engine's `providers_dialled_max`; 0 keeps the overlay exactly
+    /// as built, as the daemon's `--no-discover` does).
     pub dial_providers: usize,
     /// Interval of a node's DHT random walk (libp2p Kademlia's periodic bootstrap), in
     /// seconds: each walk connects to `random_walk_dials` random nodes, which is how a healed
