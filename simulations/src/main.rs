@@ -81,8 +81,18 @@ fn progress_bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    // One line, whatever RUST_BACKTRACE says: these errors are about input, not bugs.
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::List => {
             for (name, text) in BUILT_IN {
