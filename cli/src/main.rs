@@ -775,6 +775,18 @@ fn feed(api: &Client, json: bool, args: FeedArgs) -> Result<()> {
         }
     }
     out.flush()?;
+    // Say what was left out, or a feed that is all hidden looks empty and unexplained.
+    let hidden = page
+        .items
+        .iter()
+        .filter(|i| i.moderation.action == Action::Hide)
+        .count();
+    if hidden > 0 && !args.show_hidden && !json {
+        eprintln!(
+            "{hidden} hidden by your moderation choices (`handbill feed --show-hidden` shows them, \
+             `handbill why ID` says why)"
+        );
+    }
     drop(out);
     if args.follow {
         let status: Status = api.get("/v1/status")?;

@@ -174,6 +174,12 @@ fn moderation_feeds_hide_for_subscribers_only() {
     });
     assert!(feed_ids(&bob.home, &[]).contains(&fine));
     assert!(feed_ids(&bob.home, &["--show-hidden"]).contains(&bad));
+    let human = handbill(&bob.home, &["feed"]);
+    assert!(
+        human.stderr.contains("1 hidden by your moderation choices"),
+        "{}",
+        human.stderr
+    );
     let why = handbill_ok(&bob.home, &["why", &bad]);
     assert!(
         why.contains("hide") && why.contains("violence") && why.contains("Safety Desk"),
