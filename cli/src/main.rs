@@ -716,7 +716,9 @@ fn init(home: &std::path::Path, json: bool) -> Result<ExitCode> {
     emit(json, &value, || format!("{author}\n"))?;
     if !json {
         eprintln!(
-            "created {}; start the node with `handbilld --home {}`",
+            "created {}; start the node with `handbilld --home {}` (it listens on port 4701; \
+             a second node on this machine needs its own, e.g. \
+             `--listen /ip4/0.0.0.0/tcp/4702`)",
             home.display(),
             home.display()
         );
