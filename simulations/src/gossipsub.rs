@@ -43,8 +43,8 @@ pub enum Control {
 pub enum Send {
     /// A control message.
     Control(NodeId, Control),
-    /// A full message (from the cache, answering IWANT).
-    Message(NodeId, MsgId),
+    /// A full message (from the cache, answering IWANT), with the hops it will have travelled.
+    Message(NodeId, MsgId, u16),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -66,8 +66,8 @@ struct PeerScore {
 pub struct Router {
     topics: Vec<Topic>,
     scores: FxHashMap<NodeId, PeerScore>,
-    /// Messages still answerable by IWANT, with the topic they are cached under.
-    cached: FxHashMap<MsgId, TopicId>,
+    /// Messages still answerable by IWANT, with the hops our copy travelled.
+    cached: FxHashMap<MsgId, u16>,
     dont_want: FxHashSet<(NodeId, MsgId)>,
     dont_want_expiry: VecDeque<(u64, NodeId, MsgId)>,
 }
@@ -210,15 +210,15 @@ impl Router {
         self.scores.entry(peer).or_default().invalid += 1.0;
     }
 
-    /// Keeps a new message for IHAVE and IWANT.
-    pub fn cache(&mut self, topic: TopicId, msg: MsgId) {
+    /// Keeps a new message, which travelled `hops` to reach us, for IHAVE and IWANT.
+    pub fn cache(&mut self, topic: TopicId, msg: MsgId, hops: u16) {
         if let Some(t) = self.topic_mut(topic) {
             if t.history.is_empty() {
                 t.history.push_front(Vec::new());
             }
             if let Some(window) = t.history.front_mut() {
                 window.push(msg);
-                self.cached.insert(msg, topic);
+                self.cached.insert(msg, hops);
             }
         }
     }
@@ -272,8 +272,10 @@ impl Router {
         }
         ids.iter()
             .copied()
-            .filter(|m| self.has_cached(*m))
-            .map(|m| Send::Message(peer, m))
+            .filter_map(|m| {
+                let hops = self.cached.get(&m)?;
+                Some(Send::Message(peer, m, hops.saturating_add(1)))
+            })
             .collect()
     }
 
@@ -448,14 +450,14 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mut r = Router::new();
         r.join(1, &[2, 3], &p, &mut rng);
-        r.cache(1, 40);
+        r.cache(1, 40, 2);
         let sends = r.heartbeat(0, &p, |_| vec![2, 3, 4], &mut rng);
         assert!(sends.contains(&Send::Control(4, Control::IHave(vec![40].into()))));
         assert_eq!(
             r.on_ihave(4, &[40, 41], |m| m == 40, &p),
             Some(Send::Control(4, Control::IWant(vec![41].into())))
         );
-        assert_eq!(r.on_iwant(4, &[40, 99], &p), vec![Send::Message(4, 40)]);
+        assert_eq!(r.on_iwant(4, &[40, 99], &p), vec![Send::Message(4, 40, 3)]);
         r.on_dont_want(2, 40, 10);
         assert_eq!(r.forward_targets(1, 40, 3), Vec::<NodeId>::new());
         r.heartbeat(11, &p, |_| vec![2, 3], &mut rng);

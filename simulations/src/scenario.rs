@@ -556,6 +556,7 @@ impl Scenario {
 
     /// Rejects values that would make the run meaningless or panic.
     pub fn check(&self) -> Result<(), ScenarioError> {
+        self.check_limits()?;
         let bad = |why: String| Err(ScenarioError::Invalid(why));
         let n = &self.network;
         let regions = n.regions.len();
@@ -666,6 +667,93 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// Bounds every number that sizes memory or paces a periodic event, so no accepted value
+    /// (NaN, infinity, a period that rounds to zero µs, a count past what a run can hold) can
+    /// hang a run or exhaust memory. Comparisons are written so NaN fails them.
+    fn check_limits(&self) -> Result<(), ScenarioError> {
+        let bad = |why: String| Err(ScenarioError::Invalid(why));
+        let d = &self.dissemination;
+        let o = &self.overlay;
+        let n = &self.network;
+        // Periods that reschedule themselves must be at least a microsecond apart.
+        let mut periods = vec![
+            ("dissemination.heartbeat_ms", d.heartbeat_ms / 1000.0),
+            ("overlay.maintenance_ms", o.maintenance_ms / 1000.0),
+            ("metrics.interval_ms", self.metrics.interval_ms / 1000.0),
+            ("workload.interval_ms", self.workload.interval_ms / 1000.0),
+        ];
+        if self.churn.share > 0.0 {
+            periods.push(("churn.session_mean_s", self.churn.session_mean_s));
+            periods.push(("churn.downtime_mean_s", self.churn.downtime_mean_s));
+        }
+        if let Some(spam) = &self.spam
+            && !(spam.rate_per_s > 0.0 && spam.rate_per_s <= 100_000.0)
+        {
+            return bad("spam.rate_per_s must be in (0, 100000]".into());
+        }
+        for (name, seconds) in periods {
+            if !(seconds >= 1e-6 && seconds.is_finite()) {
+                return bad(format!("{name} must be a finite period of at least 1 µs"));
+            }
+        }
+        let floats = [
+            ("duration_s", self.duration_s),
+            ("network.jitter_ms", n.jitter_ms),
+            ("network.upload_bytes_per_s", n.upload_bytes_per_s),
+            ("network.dht_lookup_ms", n.dht_lookup_ms),
+            ("network.request_timeout_ms", n.request_timeout_ms),
+            ("workload.start_s", self.workload.start_s),
+            ("dissemination.seen_ttl_ms", d.seen_ttl_ms),
+            ("overlay.random_walk_s", o.random_walk_s),
+            ("churn.sigma", self.churn.sigma),
+        ];
+        for (name, x) in floats {
+            if !(x >= 0.0 && x.is_finite()) {
+                return bad(format!("{name} must be a finite, non-negative number"));
+            }
+        }
+        let extra = self.eclipse.as_ref().map_or(0, |e| e.sybils)
+            + self.spam.as_ref().map_or(0, |s| s.spammers)
+            + self.deplatform.as_ref().map_or(0, |x| x.joiners + 1);
+        if self.nodes.saturating_add(extra) > 10_000_000 {
+            return bad(
+                "nodes, sybils, spammers and joiners together are limited to 10 million".into(),
+            );
+        }
+        let pairs = (self.nodes + extra) as f64 * self.workload.posts as f64;
+        if pairs > 2e9 {
+            return bad(
+                "nodes × posts is limited to 2 billion (delivery records take memory)".into(),
+            );
+        }
+        if self.duration_s / (self.metrics.interval_ms / 1000.0) > 1e6 {
+            return bad(
+                "duration_s / metrics.interval_ms gives more than a million buckets".into(),
+            );
+        }
+        if o.degree > 1000 || o.min_degree > o.degree {
+            return bad(
+                "overlay.degree is limited to 1000, and min_degree may not exceed it".into(),
+            );
+        }
+        if n.dht_results > 1000 || n.regions.len() > 255 {
+            return bad("network.dht_results is limited to 1000 and regions to 255".into());
+        }
+        let mut spans: Vec<(f64, f64)> = Vec::new();
+        for p in &self.partitions {
+            if p.parts > 1000 {
+                return bad("a partition has at most 1000 parts".into());
+            }
+            if spans.iter().any(|(a, b)| p.at_s < *b && *a < p.heal_s) {
+                return bad("partitions may not overlap in time".into());
+            }
+            spans.push((p.at_s, p.heal_s));
+        }
+        Ok(())
+    }
+}
+
 /// Applies one `key.path=value` to the parsed TOML. The value is read as TOML (`3`, `0.5`,
 /// `true`, `[1, 2]`, `"text"`), or as a bare string when that fails (`model=flood`).
 fn apply_set(table: &mut toml::Table, arg: &str) -> Result<(), ScenarioError> {
@@ -748,5 +836,25 @@ mod tests {
             Scenario::from_toml("", &["network.loss=2".into()]),
             Err(ScenarioError::Invalid(_))
         ));
+        // Values that would hang a run or exhaust memory are refused up front.
+        for set in [
+            "dissemination.heartbeat_ms=nan",
+            "dissemination.heartbeat_ms=0.0001",
+            "overlay.maintenance_ms=inf",
+            "overlay.min_degree=20",
+            "metrics.interval_ms=0.001",
+            "workload.posts=100000000",
+            "network.dht_results=1000000",
+            "spam.rate_per_s=1e9",
+            "partitions=[{at_s=1,heal_s=5},{at_s=3,heal_s=9}]",
+        ] {
+            assert!(
+                matches!(
+                    Scenario::from_toml("", &[set.into()]),
+                    Err(ScenarioError::Invalid(_))
+                ),
+                "{set} was accepted"
+            );
+        }
     }
 }

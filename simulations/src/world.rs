@@ -113,6 +113,8 @@ struct Outgoing {
 #[derive(Default)]
 struct Uplink {
     busy_until: Micros,
+    /// When the last control message queued leaves (the direct model's control lane).
+    control_until: Micros,
     control: VecDeque<Outgoing>,
     data: VecDeque<Outgoing>,
     wake_scheduled: bool,
@@ -866,12 +868,15 @@ impl World {
         }
         if !self.sc.dissemination.idontwant {
             // Without IDONTWANT nothing is decided at the head of the queue, so the departure
-            // time is known now: control goes first (strict priority, it only delays data), data
-            // leaves in FIFO order. Same timings as the queue below, at one event per message.
+            // time is known now, at one event per message. Control preempts data (it leaves
+            // after earlier control, delaying data by its own size); data leaves in FIFO order.
+            // The queue below differs in one way: there control waits for the message already
+            // on the wire.
             let tx = tx_time(bytes, rate);
             let depart = if control {
+                up.control_until = up.control_until.max(now) + tx;
                 up.busy_until = up.busy_until.max(now) + tx;
-                now + tx
+                up.control_until
             } else {
                 up.busy_until = up.busy_until.max(now) + tx;
                 up.busy_until
@@ -1033,7 +1038,7 @@ impl World {
                 if model == Model::Gossipsub {
                     let node = &mut self.nodes[to as usize];
                     node.router.first_delivery(from);
-                    node.router.cache(topic, msg);
+                    node.router.cache(topic, msg, hops);
                 }
                 self.forward(to, msg, topic, from, hops.saturating_add(1));
             }
@@ -1123,11 +1128,7 @@ impl World {
             }
             Control::IWant(ids) => {
                 let sends = self.nodes[to as usize].router.on_iwant(from, &ids, &p);
-                for s in sends {
-                    if let Send::Message(peer, msg) = s {
-                        self.send(to, peer, Msg::Gossip { msg, hops: 1 });
-                    }
-                }
+                self.send_all(to, sends);
             }
         }
     }
@@ -1269,7 +1270,7 @@ impl World {
         for s in sends {
             match s {
                 Send::Control(peer, c) => self.send(from, peer, Msg::Control(c)),
-                Send::Message(peer, msg) => self.send(from, peer, Msg::Gossip { msg, hops: 1 }),
+                Send::Message(peer, msg, hops) => self.send(from, peer, Msg::Gossip { msg, hops }),
             }
         }
     }
@@ -1281,7 +1282,7 @@ impl World {
         match self.sc.dissemination.model {
             // Flood publishing (the libp2p default): to every connected peer on the topic.
             Model::Gossipsub => {
-                self.nodes[n as usize].router.cache(topic, msg);
+                self.nodes[n as usize].router.cache(topic, msg, 0);
                 let p = &self.sc.dissemination;
                 let targets: Vec<NodeId> = self
                     .connected_subscribers(n, topic, NodeId::MAX)
@@ -1505,7 +1506,7 @@ impl World {
                 self.nodes[n as usize].next_walk = self.now + walk_every;
             }
             let dials = if short {
-                degree - self.nodes[n as usize].conns.len()
+                degree.saturating_sub(self.nodes[n as usize].conns.len())
             } else {
                 self.sc.overlay.random_walk_dials
             };
@@ -1700,6 +1701,11 @@ impl World {
     // ----- adversities -----
 
     fn down(&mut self, n: NodeId, forever: bool) {
+        if forever && self.nodes[n as usize].presence == Presence::Offline {
+            // Down for churn when the provider pulls it: it must not come back.
+            self.nodes[n as usize].presence = Presence::Removed;
+            return;
+        }
         if !matches!(self.nodes[n as usize].presence, Presence::Online) {
             return;
         }
@@ -1887,7 +1893,7 @@ impl World {
             honest += 1;
             if let Some(engine) = node.engine.as_ref() {
                 for s in &spammers {
-                    stored += engine.store().log_state(s).map_or(0, |l| l.highest);
+                    stored += engine.store().log(s, 1, usize::MAX).map_or(0, |l| l.len()) as u64;
                 }
             }
         }
