@@ -43,7 +43,8 @@ fn payload() -> impl Strategy<Value = Payload> {
     prop_oneof![
         post().prop_map(Payload::Post),
         event_ref().prop_map(|target| Payload::Repost(Repost { target })),
-        (event_ref(), "\\PC{1,8}")
+        // A reaction must not be blank, so it starts with a visible character.
+        (event_ref(), "[^\\s\\p{C}]\\PC{0,7}")
             .prop_map(|(target, reaction)| Payload::Reaction(Reaction { target, reaction })),
         author_id().prop_map(|author| Payload::Follow(Follow { author })),
         ("\\PC{0,40}", "\\PC{0,200}")
