@@ -709,16 +709,20 @@ fn a_follow_served_only_by_a_stale_peer_is_looked_up_anyway() {
     net.disconnect(author, stale);
     net.connect(stale, reader);
     let target = net.author(author);
-    net.nodes[reader].follow(target, T0).expect("follow");
-    // Deliver the heads exchange and backfill by hand, counting lookups on the way.
-    let mut lookups = 0;
-    while let Some(output) = net.nodes[reader].poll_output() {
-        if output == Output::FindProviders(target) {
-            lookups += 1;
-        } else {
-            net.deliver(reader, output);
+    // Deliver the reader's outputs by hand (heads exchange, backfill), counting lookups.
+    let drain = |net: &mut Net| {
+        let mut lookups = 0;
+        while let Some(output) = net.nodes[reader].poll_output() {
+            if output == Output::FindProviders(target) {
+                lookups += 1;
+            } else {
+                net.deliver(reader, output);
+            }
         }
-    }
+        lookups
+    };
+    net.nodes[reader].follow(target, T0).expect("follow");
+    let lookups = drain(&mut net);
     assert!(
         net.nodes[reader]
             .store()
@@ -734,15 +738,7 @@ fn a_follow_served_only_by_a_stale_peer_is_looked_up_anyway() {
     let refresh = EngineConfig::default().provider_refresh_interval_ms;
     let lookups_at = |net: &mut Net, ms: u64| {
         net.nodes[reader].handle_timeout(T0.saturating_add_millis(ms));
-        let mut lookups = 0;
-        while let Some(output) = net.nodes[reader].poll_output() {
-            if output == Output::FindProviders(target) {
-                lookups += 1;
-            } else {
-                net.deliver(reader, output);
-            }
-        }
-        lookups
+        drain(net)
     };
     assert_eq!(
         lookups_at(&mut net, refresh / 2),
