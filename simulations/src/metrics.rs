@@ -23,8 +23,8 @@ pub struct Tally {
     pub hops: (u64, u64),
     /// Events processed.
     pub events: u64,
-    /// Events processed, by kind (indexes into [`EVENT_KINDS`]).
-    pub by_kind: [u64; EVENT_KINDS.len()],
+    /// Events processed, by kind (indexed by `EventKind as usize`).
+    pub by_kind: [u64; EventKind::ALL.len()],
     /// `Misbehaved` reports from engines (invalid replication data).
     pub misbehaved: u64,
     /// Log inconsistencies (forks, broken links) engines found.
@@ -37,27 +37,94 @@ pub struct Tally {
     pub dont_want_saved: u64,
 }
 
-/// Names of the event kinds counted in [`Tally::by_kind`], in index order.
-pub const EVENT_KINDS: [&str; 18] = [
-    "gossip_post",
-    "gossip_other",
-    "ihave",
-    "iwant",
-    "idontwant",
-    "graft_prune",
-    "request_heads",
-    "request_range",
-    "response",
-    "uplink",
-    "heartbeat",
-    "maintain",
-    "engine_timer",
-    "request_timeout",
-    "connect",
-    "dht_lookup",
-    "publish",
-    "other",
-];
+/// What an event was, for the per-kind counters in the summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// A gossip message carrying a workload post.
+    GossipPost,
+    /// Any other gossip message.
+    GossipOther,
+    /// IHAVE.
+    IHave,
+    /// IWANT.
+    IWant,
+    /// IDONTWANT.
+    IDontWant,
+    /// GRAFT or PRUNE.
+    GraftPrune,
+    /// A heads request.
+    RequestHeads,
+    /// A range request.
+    RequestRange,
+    /// A replication response.
+    Response,
+    /// An upload queue ready for its next message.
+    Uplink,
+    /// A gossipsub heartbeat.
+    Heartbeat,
+    /// Connection upkeep.
+    Maintain,
+    /// An engine timer.
+    EngineTimer,
+    /// A replication request's deadline.
+    RequestTimeout,
+    /// A connection completing.
+    Connect,
+    /// A DHT lookup completing.
+    DhtLookup,
+    /// A post, label or spam event being published.
+    Publish,
+    /// Churn, partitions, takedowns, joins.
+    Other,
+}
+
+impl EventKind {
+    /// Every kind, in counter order.
+    pub const ALL: [EventKind; 18] = [
+        EventKind::GossipPost,
+        EventKind::GossipOther,
+        EventKind::IHave,
+        EventKind::IWant,
+        EventKind::IDontWant,
+        EventKind::GraftPrune,
+        EventKind::RequestHeads,
+        EventKind::RequestRange,
+        EventKind::Response,
+        EventKind::Uplink,
+        EventKind::Heartbeat,
+        EventKind::Maintain,
+        EventKind::EngineTimer,
+        EventKind::RequestTimeout,
+        EventKind::Connect,
+        EventKind::DhtLookup,
+        EventKind::Publish,
+        EventKind::Other,
+    ];
+
+    /// The name in `summary.json` (`events_<name>`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::GossipPost => "gossip_post",
+            EventKind::GossipOther => "gossip_other",
+            EventKind::IHave => "ihave",
+            EventKind::IWant => "iwant",
+            EventKind::IDontWant => "idontwant",
+            EventKind::GraftPrune => "graft_prune",
+            EventKind::RequestHeads => "request_heads",
+            EventKind::RequestRange => "request_range",
+            EventKind::Response => "response",
+            EventKind::Uplink => "uplink",
+            EventKind::Heartbeat => "heartbeat",
+            EventKind::Maintain => "maintain",
+            EventKind::EngineTimer => "engine_timer",
+            EventKind::RequestTimeout => "request_timeout",
+            EventKind::Connect => "connect",
+            EventKind::DhtLookup => "dht_lookup",
+            EventKind::Publish => "publish",
+            EventKind::Other => "other",
+        }
+    }
+}
 
 /// One time bucket of the series.
 #[derive(Clone, Copy, Debug, Default)]
@@ -269,6 +336,13 @@ pub fn f(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_kinds_are_listed_in_counter_order() {
+        for (i, kind) in EventKind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, i, "{}", kind.name());
+        }
+    }
 
     #[test]
     fn percentiles_by_nearest_rank() {

@@ -284,9 +284,10 @@ pub fn report(w: &World) -> Report {
         ("rejected_messages".to_string(), w.tally.rejected),
         ("idontwant_saved_sends".to_string(), w.tally.dont_want_saved),
     ]);
-    for (kind, count) in crate::metrics::EVENT_KINDS.iter().zip(w.tally.by_kind) {
+    for kind in crate::metrics::EventKind::ALL {
+        let count = w.tally.by_kind[kind as usize];
         if count > 0 {
-            counters.insert(format!("events_{kind}"), count);
+            counters.insert(format!("events_{}", kind.name()), count);
         }
     }
     let summary = Summary {

@@ -8,7 +8,7 @@
 //! model under study), connections, and a DHT stand-in answering provider lookups.
 
 use crate::gossipsub::{Control, MsgId, NodeId, Router, Send, TopicId};
-use crate::metrics::Tally;
+use crate::metrics::{EventKind, Tally};
 use crate::queue::{Micros, Queue, millis, seconds};
 use crate::scenario::{Distribution, Model, Scenario, SignatureMode, Split};
 use handbill_protocol::engine::{Acceptance, Engine, EngineConfig, Origin, Output};
@@ -250,6 +250,8 @@ pub struct World {
     pub(crate) messages: Vec<GossipMessage>,
     message_index: FxHashMap<(EventId, TopicId), MsgId>,
     topics: FxHashMap<AuthorId, TopicId>,
+    /// Per topic: whose it is.
+    topic_authors: Vec<AuthorId>,
     topic_subscribers: Vec<Vec<NodeId>>,
     pub(crate) authors: Vec<Author>,
     pub(crate) posts: Vec<PostRecord>,
@@ -309,6 +311,7 @@ impl World {
             messages: Vec::new(),
             message_index: FxHashMap::default(),
             topics: FxHashMap::default(),
+            topic_authors: Vec::new(),
             topic_subscribers: Vec::new(),
             authors: Vec::new(),
             posts: Vec::new(),
@@ -761,29 +764,31 @@ impl World {
     fn handle(&mut self, ev: Ev) {
         let kind = match &ev {
             Ev::Deliver { msg, .. } => match msg {
-                Msg::Gossip { msg, .. } if self.messages[*msg as usize].post.is_some() => 0,
-                Msg::Gossip { .. } => 1,
-                Msg::Control(Control::IHave(_)) => 2,
-                Msg::Control(Control::IWant(_)) => 3,
-                Msg::Control(Control::IDontWant(_)) => 4,
-                Msg::Control(_) => 5,
+                Msg::Gossip { msg, .. } if self.messages[*msg as usize].post.is_some() => {
+                    EventKind::GossipPost
+                }
+                Msg::Gossip { .. } => EventKind::GossipOther,
+                Msg::Control(Control::IHave(_)) => EventKind::IHave,
+                Msg::Control(Control::IWant(_)) => EventKind::IWant,
+                Msg::Control(Control::IDontWant(_)) => EventKind::IDontWant,
+                Msg::Control(_) => EventKind::GraftPrune,
                 Msg::Request(r) => match r.1 {
-                    Request::Heads { .. } => 6,
-                    Request::Range { .. } => 7,
+                    Request::Heads { .. } => EventKind::RequestHeads,
+                    Request::Range { .. } => EventKind::RequestRange,
                 },
-                Msg::Response(_) => 8,
+                Msg::Response(_) => EventKind::Response,
             },
-            Ev::UplinkFree(_) => 9,
-            Ev::Heartbeat(..) => 10,
-            Ev::Maintain(..) => 11,
-            Ev::Timer(_) => 12,
-            Ev::RequestTimeout { .. } => 13,
-            Ev::Connect(..) => 14,
-            Ev::Providers { .. } => 15,
-            Ev::Post(_) | Ev::Label { .. } | Ev::Spam(_) => 16,
-            _ => 17,
+            Ev::UplinkFree(_) => EventKind::Uplink,
+            Ev::Heartbeat(..) => EventKind::Heartbeat,
+            Ev::Maintain(..) => EventKind::Maintain,
+            Ev::Timer(_) => EventKind::EngineTimer,
+            Ev::RequestTimeout { .. } => EventKind::RequestTimeout,
+            Ev::Connect(..) => EventKind::Connect,
+            Ev::Providers { .. } => EventKind::DhtLookup,
+            Ev::Post(_) | Ev::Label { .. } | Ev::Spam(_) => EventKind::Publish,
+            _ => EventKind::Other,
         };
-        self.tally.by_kind[kind] += 1;
+        self.tally.by_kind[kind as usize] += 1;
         match ev {
             Ev::Deliver { from, to, msg } => self.deliver(from, to, msg),
             Ev::UplinkFree(n) => self.uplink_free(n),
@@ -1167,6 +1172,7 @@ impl World {
         let next = self.topic_subscribers.len() as TopicId;
         let topic = *self.topics.entry(author).or_insert(next);
         if topic == next {
+            self.topic_authors.push(author);
             self.topic_subscribers.push(Vec::new());
         }
         topic
@@ -1464,12 +1470,8 @@ impl World {
                 found.push(pick);
             }
         }
-        let author = self
-            .topics
-            .iter()
-            .find(|(_, t)| **t == topic)
-            .map(|(a, _)| *a);
-        if let (Some(author), Some(engine)) = (author, self.nodes[node as usize].engine.as_mut()) {
+        let author = self.topic_authors[topic as usize];
+        if let Some(engine) = self.nodes[node as usize].engine.as_mut() {
             engine.handle_providers(author, found);
         }
         self.drain(node);
@@ -1797,7 +1799,6 @@ impl World {
 
     fn rehome(&mut self) {
         let Some(r) = self.rehomed else { return };
-        let count = self.sc.deplatform.as_ref().map_or(0, |d| d.contacts);
         let secret = self.authors[0].secret;
         let mut engine = self.engine_for(&secret);
         // The user restores their follows from a backup; no new events until the log is back.
@@ -1807,34 +1808,35 @@ impl World {
             timestamp(self.now),
         );
         let node = &mut self.nodes[r as usize];
-        node.engine = Some(engine);
         node.author_of = Some(0);
         node.follows = (1..self.authors.len()).collect();
-        node.joined_at = self.now;
         self.authors[0].home = r;
-        let mut known: Vec<NodeId> = (0..self.sc.overlay.bootstrap as NodeId).collect();
-        known.extend(self.contacts(count));
-        self.nodes[r as usize].known = known;
-        self.nodes[r as usize].presence = Presence::Offline;
-        self.bring_online(r);
-        self.drain(r);
+        self.arrive(r, engine);
     }
 
     fn join(&mut self, j: NodeId) {
-        let count = self.sc.deplatform.as_ref().map_or(0, |d| d.contacts);
         let secret = secret_for(self.sc.seed, u64::from(j));
         let engine = self.engine_for(&secret);
-        self.nodes[j as usize].engine = Some(engine);
-        self.nodes[j as usize].joined_at = self.now;
-        let mut known: Vec<NodeId> = (0..self.sc.overlay.bootstrap as NodeId).collect();
-        known.extend(self.contacts(count));
-        self.nodes[j as usize].known = known;
-        self.nodes[j as usize].presence = Presence::Offline;
-        self.bring_online(j);
+        self.arrive(j, engine);
         let authors: Vec<AuthorId> = self.authors.iter().map(|a| a.id).collect();
         for (a, author) in authors.into_iter().enumerate() {
             self.follow(j, a, author);
         }
+    }
+
+    /// A node new to the network comes up with `engine`, knowing the (possibly dead) bootstrap
+    /// nodes and a few addresses of the original network, and dials them.
+    fn arrive(&mut self, n: NodeId, engine: Engine<MemoryStore, NodeId>) {
+        let count = self.sc.deplatform.as_ref().map_or(0, |d| d.contacts);
+        let mut known: Vec<NodeId> = (0..self.sc.overlay.bootstrap as NodeId).collect();
+        known.extend(self.contacts(count));
+        let node = &mut self.nodes[n as usize];
+        node.engine = Some(engine);
+        node.joined_at = self.now;
+        node.known = known;
+        node.presence = Presence::Offline;
+        self.bring_online(n);
+        self.drain(n);
     }
 
     // ----- results -----
