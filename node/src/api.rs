@@ -82,7 +82,12 @@ impl From<handbill_protocol::engine::CommandError> for Failure {
         match e {
             CommandError::Store(e) => Failure::internal(e.to_string()),
             CommandError::Build(e) => Failure::bad_request(e.to_string()),
-            CommandError::Refused(m) => Failure(StatusCode::CONFLICT, "refused", m),
+            e @ (CommandError::NotYourEvent(_) | CommandError::FollowSelf) => {
+                Failure(StatusCode::CONFLICT, "refused", e.to_string())
+            }
+            e @ CommandError::WouldFork { .. } => {
+                Failure(StatusCode::CONFLICT, "would_fork", e.to_string())
+            }
         }
     }
 }
@@ -314,7 +319,7 @@ fn payload_of(state: &ApiState, request: PublishRequest) -> Result<Payload, Fail
             reaction,
         }),
         PublishRequest::Profile { name, bio } => Payload::Profile(Profile { name, bio }),
-        PublishRequest::Delete { targets } => Payload::Delete(Delete { targets }),
+        PublishRequest::Delete { targets } => Payload::Delete(Delete::of(targets)),
         PublishRequest::Label {
             target,
             value,

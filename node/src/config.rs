@@ -1,6 +1,7 @@
 //! `config.toml`: the node's settings file, and how flags and environment override it.
 
 use anyhow::{Context, Result};
+use handbill_protocol::engine::StrangerLimits;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -29,6 +30,15 @@ discover = true
 # Port of the local HTTP API on 127.0.0.1. 0 picks a free port at every start; the chosen
 # address is written to api.addr in the home directory.
 api_port = 0
+
+# Events from strangers (authors this node does not host) are kept only when they concern an
+# author it hosts: replies, mentions, quotes, reposts, reactions and follows arriving on that
+# author's topic. They are capped per hosted author per clock hour; the excess is not stored or
+# forwarded. A popular author gets thousands of honest replies a day, in bursts.
+# Most events from one stranger per hosted author per hour (a lively thread: a few a minute).
+stranger_events_per_author_per_hour = 60
+# Most events from all strangers together per hosted author per hour.
+stranger_events_per_topic_per_hour = 2000
 "#;
 
 /// The config file's contents.
@@ -47,6 +57,10 @@ pub struct FileConfig {
     pub discover: bool,
     /// Local API port.
     pub api_port: u16,
+    /// Events kept from one stranger per hosted author per hour.
+    pub stranger_events_per_author_per_hour: u32,
+    /// Events kept from all strangers per hosted author per hour.
+    pub stranger_events_per_topic_per_hour: u32,
 }
 
 impl Default for FileConfig {
@@ -58,6 +72,8 @@ impl Default for FileConfig {
             mdns: false,
             discover: true,
             api_port: 0,
+            stranger_events_per_author_per_hour: StrangerLimits::default().per_author,
+            stranger_events_per_topic_per_hour: StrangerLimits::default().per_topic,
         }
     }
 }
@@ -71,6 +87,14 @@ impl FileConfig {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// The stranger budget these settings give.
+    pub fn stranger_limits(&self) -> StrangerLimits {
+        StrangerLimits {
+            per_author: self.stranger_events_per_author_per_hour,
+            per_topic: self.stranger_events_per_topic_per_hour,
         }
     }
 

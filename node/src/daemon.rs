@@ -1,7 +1,7 @@
 //! The daemon's event loop: carries libp2p events, API commands and time into the engine, and
 //! the engine's outputs out to the swarm. Every decision is the engine's; this only moves bytes.
 
-use crate::network::{Behaviour, BehaviourEvent, provider_key, topic};
+use crate::network::{Behaviour, BehaviourEvent, provider_key, topic, topic_author};
 use crate::store::SledStore;
 use anyhow::{Context, Result};
 use futures::StreamExt;
@@ -216,8 +216,21 @@ fn drain(swarm: &mut Swarm<Behaviour>, shared: &Shared, pending: &mut Pending) {
                     tracing::debug!(%peer, "cannot dial provider: {e}");
                 }
             }
-            Output::Misbehaved { peer, reason } => {
-                tracing::warn!(%peer, "peer sent invalid data: {reason}");
+            Output::Misbehaved {
+                peer,
+                reason,
+                score,
+            } => {
+                tracing::warn!(%peer, score, "peer misbehaved: {reason}");
+                behaviour.gossipsub.set_application_score(&peer, score);
+            }
+            Output::Ban { peer, until } => {
+                tracing::warn!(%peer, until = until.0, "banning peer for repeated misbehaviour");
+                behaviour.banned.block_peer(peer);
+            }
+            Output::Unban(peer) => {
+                tracing::info!(%peer, "ban ended");
+                behaviour.banned.unblock_peer(peer);
             }
             Output::Stored { id, origin, .. } => {
                 tracing::debug!(%id, ?origin, "stored");
@@ -309,10 +322,16 @@ fn on_behaviour_event(
             message_id,
             message,
         }) => {
-            let acceptance =
-                shared
-                    .engine()
-                    .handle_gossip(&propagation_source, &message.data, now());
+            let acceptance = match topic_author(&message.topic) {
+                Some(author) => shared.engine().handle_gossip(
+                    &propagation_source,
+                    &author,
+                    &message.data,
+                    now(),
+                ),
+                // Not a topic we subscribe to: nothing of ours to judge it by.
+                None => Acceptance::Ignore,
+            };
             let acceptance = match acceptance {
                 Acceptance::Accept => gossipsub::MessageAcceptance::Accept,
                 Acceptance::Reject => {
@@ -338,7 +357,10 @@ fn on_behaviour_event(
                             .replication
                             .send_response(channel, response.encode());
                     }
-                    Err(e) => tracing::warn!(%peer, "malformed replication request: {e}"),
+                    Err(e) => {
+                        tracing::warn!(%peer, "malformed replication request: {e}");
+                        shared.engine().handle_malformed(&peer, now());
+                    }
                 },
                 request_response::Message::Response {
                     request_id,
@@ -353,6 +375,7 @@ fn on_behaviour_event(
                             Err(e) => {
                                 tracing::warn!(%peer, "malformed replication response: {e}");
                                 engine.handle_request_failed(&peer, &request, now());
+                                engine.handle_malformed(&peer, now());
                             }
                         }
                     }

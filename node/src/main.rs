@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use handbill_node::home::Home;
 use handbill_node::{api, config, daemon, network, store};
-use handbill_protocol::engine::{Engine, EngineConfig};
+use handbill_protocol::engine::{Engine, EngineConfig, ReputationLimits};
 use libp2p::{Multiaddr, identity, noise, tcp, yamux};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,6 +50,21 @@ struct Args {
     /// starting. Fails if the home already has an author key.
     #[arg(long)]
     init: bool,
+
+    /// How long gossip remembers message ids it has seen, in seconds. Tests shorten it to
+    /// replay old messages; there is no reason to change it otherwise.
+    #[arg(
+        long,
+        env = "HANDBILL_GOSSIP_DUPLICATE_CACHE_SECS",
+        default_value_t = 60,
+        hide = true
+    )]
+    gossip_duplicate_cache_secs: u64,
+
+    /// How long a peer banned for repeated misbehaviour stays banned, in seconds. Tests
+    /// shorten it to see a ban end.
+    #[arg(long, env = "HANDBILL_BAN_SECS", default_value_t = 600, hide = true)]
+    ban_secs: u64,
 }
 
 fn main() {
@@ -118,7 +133,14 @@ async fn run(args: Args) -> Result<()> {
     let store = store::SledStore::open(&home.store())
         .with_context(|| format!("opening the store in {}", home.store().display()))?;
     let discover = !args.no_discover && file.discover;
-    let mut engine_config = EngineConfig::default();
+    let mut engine_config = EngineConfig {
+        strangers: file.stranger_limits(),
+        reputation: ReputationLimits {
+            ban_ms: args.ban_secs.saturating_mul(1000),
+            ..ReputationLimits::default()
+        },
+        ..EngineConfig::default()
+    };
     if !discover {
         engine_config.providers_dialled_max = 0;
     }
@@ -136,7 +158,15 @@ async fn run(args: Args) -> Result<()> {
         )?
         .with_quic()
         .with_relay_client(noise::Config::new, yamux::Config::default)?
-        .with_behaviour(|key, relay| network::Behaviour::new(key, relay, mdns, discover))
+        .with_behaviour(|key, relay| {
+            network::Behaviour::new(
+                key,
+                relay,
+                mdns,
+                discover,
+                Duration::from_secs(args.gossip_duplicate_cache_secs),
+            )
+        })
         .map_err(|e| anyhow::anyhow!("building the network behaviour: {e}"))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
         .build();

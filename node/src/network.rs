@@ -9,8 +9,8 @@ use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{
-    StreamProtocol, autonat, connection_limits, dcutr, identify, identity, kad, mdns, ping, relay,
-    request_response,
+    StreamProtocol, allow_block_list, autonat, connection_limits, dcutr, identify, identity, kad,
+    mdns, ping, relay, request_response,
 };
 use std::io;
 use std::time::Duration;
@@ -20,16 +20,31 @@ pub const KAD_PROTOCOL: &str = "/handbill/kad/1";
 /// The identify protocol version string.
 pub const IDENTIFY_PROTOCOL: &str = "/handbill/1";
 
+/// The prefix of every author topic; `1` is the routing version (see ARCHITECTURE.md).
+const TOPIC_PREFIX: &str = "handbill/1/author/";
+
 /// The gossip topic of an author.
 pub fn topic(author: &AuthorId) -> IdentTopic {
-    IdentTopic::new(format!("handbill/1/author/{author}"))
+    IdentTopic::new(format!("{TOPIC_PREFIX}{author}"))
 }
+
+/// The author whose topic this is, or `None` for a topic that is not an author topic.
+pub fn topic_author(topic: &gossipsub::TopicHash) -> Option<AuthorId> {
+    topic.as_str().strip_prefix(TOPIC_PREFIX)?.parse().ok()
+}
+
+/// Largest gossip message gossipsub lets through to validation: well above the event limit, so
+/// an oversized message reaches the engine, is rejected there and costs its sender, instead of
+/// being dropped inside gossipsub's handler where nobody is charged for it.
+pub const GOSSIP_MESSAGE_BYTES_MAX: usize = 4 * EVENT_BYTES_MAX;
 
 /// Peer-scoring parameters for an author topic.
 ///
 /// Author topics are often quiet for hours, so the mesh-delivery penalties (P3, P3b) that punish
 /// silence are off; what matters is invalid messages (P4), which quickly push a peer below the
-/// graylist threshold. First deliveries (P2) and time in mesh (P1) earn a little credit.
+/// graylist threshold, and decay slowly (half-life about four minutes) so that a persistent
+/// sender stays graylisted rather than earning a fresh chance every few seconds. First
+/// deliveries (P2) and time in mesh (P1) earn a little credit.
 pub fn topic_score_params() -> gossipsub::TopicScoreParams {
     gossipsub::TopicScoreParams {
         topic_weight: 0.5,
@@ -41,8 +56,11 @@ pub fn topic_score_params() -> gossipsub::TopicScoreParams {
         first_message_deliveries_cap: 100.0,
         mesh_message_deliveries_weight: 0.0,
         mesh_failure_penalty_weight: 0.0,
-        invalid_message_deliveries_weight: -100.0,
-        invalid_message_deliveries_decay: 0.5,
+        // Quadratic in the count: with the application score the engine sets per offence
+        // (-20 after weighting), the third invalid message crosses the graylist threshold
+        // (-80), when the engine bans the sender anyway.
+        invalid_message_deliveries_weight: -10.0,
+        invalid_message_deliveries_decay: 0.997,
         ..Default::default()
     }
 }
@@ -93,23 +111,27 @@ pub struct Behaviour {
     pub dcutr: dcutr::Behaviour,
     /// Bounds connections.
     pub limits: connection_limits::Behaviour,
+    /// Peers banned for misbehaviour: disconnected and refused until the engine lifts the ban.
+    pub banned: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
 }
 
 impl Behaviour {
-    /// Builds the behaviour for `key`.
+    /// Builds the behaviour for `key`; gossip remembers seen message ids for `duplicate_cache`.
     pub fn new(
         key: &identity::Keypair,
         relay_client: relay::client::Behaviour,
         enable_mdns: bool,
         enable_dht: bool,
+        duplicate_cache: Duration,
     ) -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
         let peer_id = key.public().to_peer_id();
         let config = gossipsub::ConfigBuilder::default()
             .heartbeat_interval(Duration::from_millis(700))
             .validation_mode(ValidationMode::Anonymous)
             .validate_messages()
-            .max_transmit_size(EVENT_BYTES_MAX + 4096)
+            .max_transmit_size(GOSSIP_MESSAGE_BYTES_MAX)
             .message_id_fn(message_id)
+            .duplicate_cache_time(duplicate_cache)
             .build()?;
         let filter = gossipsub::MaxCountSubscriptionFilter {
             filter: gossipsub::AllowAllSubscriptionFilter {},
@@ -173,6 +195,7 @@ impl Behaviour {
                     .with_max_established_per_peer(Some(4))
                     .with_max_pending_incoming(Some(64)),
             ),
+            banned: allow_block_list::Behaviour::default(),
         })
     }
 }

@@ -36,6 +36,10 @@ pub const DESCRIPTION_BYTES_MAX: usize = 2 * 1024;
 /// Most events one `Delete` may target.
 pub const DELETE_TARGETS_MAX: usize = 64;
 
+/// Most topics one delete target may name: every author a post can be routed to (parent, root,
+/// quote and mentions).
+pub const DELETE_TARGET_TOPICS_MAX: usize = POST_MENTIONS_MAX + 3;
+
 /// Most label definitions one labeler declaration may carry.
 pub const LABEL_DEFINITIONS_MAX: usize = 64;
 

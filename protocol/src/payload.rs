@@ -141,13 +141,47 @@ pub struct Profile {
 }
 
 /// Delete some of the author's own earlier events. Nodes honour it by erasing the targets'
-/// payloads and keeping their headers, so the log still verifies and the gap is explained.
-/// A target by another author is ignored: nobody can delete someone else's event.
+/// payloads and keeping their headers, so the log still verifies and the gap is explained, and
+/// by keeping a tombstone so the payload never comes back. A target by another author is
+/// ignored: nobody can delete someone else's event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delete {
     /// The events to delete, at most [`DELETE_TARGETS_MAX`].
     #[serde(deserialize_with = "delete_targets")]
-    pub targets: Vec<EventId>,
+    pub targets: Vec<DeleteTarget>,
+}
+
+impl Delete {
+    /// A delete of `ids` that names no other topics (for events published only on the
+    /// author's own topic).
+    pub fn of(ids: impl IntoIterator<Item = EventId>) -> Delete {
+        Delete {
+            targets: ids
+                .into_iter()
+                .map(|id| DeleteTarget {
+                    id,
+                    topics: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The ids of the deleted events.
+    pub fn ids(&self) -> impl Iterator<Item = EventId> + '_ {
+        self.targets.iter().map(|t| t.id)
+    }
+}
+
+/// One event a [`Delete`] removes, with the authors other than its own on whose topics it was
+/// published (the replied-to, quoted, mentioned…), so the delete reaches every reader the event
+/// reached. Routing is decided from the delete's bytes alone, like every other event's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteTarget {
+    /// The event deleted.
+    pub id: EventId,
+    /// Authors whose topics also carried it, at most [`DELETE_TARGET_TOPICS_MAX`].
+    #[serde(deserialize_with = "delete_target_topics")]
+    pub topics: Vec<AuthorId>,
 }
 
 /// What a label is about.
@@ -601,7 +635,8 @@ macro_rules! bounded_field {
 bounded_field!(tags, String, POST_TAGS_MAX);
 bounded_field!(mentions, AuthorId, POST_MENTIONS_MAX);
 bounded_field!(self_labels, String, POST_SELF_LABELS_MAX);
-bounded_field!(delete_targets, EventId, DELETE_TARGETS_MAX);
+bounded_field!(delete_targets, DeleteTarget, DELETE_TARGETS_MAX);
+bounded_field!(delete_target_topics, AuthorId, DELETE_TARGET_TOPICS_MAX);
 bounded_field!(label_definitions, LabelDefinition, LABEL_DEFINITIONS_MAX);
 bounded_field!(list_members, AuthorId, LIST_MEMBERS_MAX);
 
@@ -637,7 +672,10 @@ mod tests {
                 bio: "hi".into(),
             }),
             Payload::Delete(Delete {
-                targets: vec![r.id],
+                targets: vec![DeleteTarget {
+                    id: r.id,
+                    topics: vec![AuthorId([3; 32])],
+                }],
             }),
             Payload::Label(Label {
                 target: LabelTarget::Event(r),

@@ -132,6 +132,11 @@ impl CheckedEvent {
         self.event.payload.is_some()
     }
 
+    /// The decoded payload, when it travelled with the header.
+    pub fn content(&self) -> Option<&Payload> {
+        self.content.as_ref()
+    }
+
     /// Checks the signature, completing validation.
     pub fn verify(self) -> Result<VerifiedEvent, ValidationError> {
         signature::verify(&self.signed_id())?;

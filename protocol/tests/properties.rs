@@ -49,11 +49,8 @@ fn payload() -> impl Strategy<Value = Payload> {
         author_id().prop_map(|author| Payload::Follow(Follow { author })),
         ("\\PC{0,40}", "\\PC{0,200}")
             .prop_map(|(name, bio)| Payload::Profile(Profile { name, bio })),
-        proptest::collection::vec(any::<[u8; 32]>(), 1..5).prop_map(|ids| Payload::Delete(
-            Delete {
-                targets: ids.into_iter().map(EventId).collect()
-            }
-        )),
+        proptest::collection::vec(any::<[u8; 32]>(), 1..5)
+            .prop_map(|ids| Payload::Delete(Delete::of(ids.into_iter().map(EventId)))),
         (
             event_ref(),
             "[a-z][a-z0-9-]{0,20}",

@@ -8,6 +8,7 @@
 
 use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
 use curve25519_dalek::scalar::Scalar;
+use handbill_protocol::engine::topics_for;
 use handbill_protocol::event::{FORMAT_VERSION, Header, SignedEvent};
 use handbill_protocol::limits::{CREATED_AT_FUTURE_MS_MAX, EVENT_BYTES_MAX};
 use handbill_protocol::payload::*;
@@ -144,7 +145,10 @@ fn valid_inputs() -> Vec<(&'static str, u8, Timestamp, Kind, Vec<u8>)> {
         1,
         NOW.0 + 8,
         Payload::Delete(Delete {
-            targets: vec![r.id],
+            targets: vec![DeleteTarget {
+                id: r.id,
+                topics: vec![key(2).author()],
+            }],
         }),
         &mut events,
     );
@@ -236,6 +240,8 @@ fn build_valid() -> Vec<(Value, VerifiedEvent)> {
             "id_hex": h(&event.id().0),
             "signature_hex": h(&event.signature().0),
             "envelope_hex": h(&event.encode()),
+            // The gossip topics' authors, in order: the routing rule every node checks.
+            "topics": topics_for(&event).iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         });
         out.push((value, event));
     }
@@ -527,6 +533,8 @@ fn committed_valid_events_decode_and_verify() {
             event.content().is_some_and(|c| c.kind().is_known()),
             "{name}"
         );
+        let topics: Vec<String> = topics_for(&event).iter().map(|a| a.to_string()).collect();
+        assert_eq!(serde_json::json!(topics), case["topics"], "{name}: routing");
     }
 }
 

@@ -1033,7 +1033,12 @@ impl World {
         let data = self.messages[msg as usize].data.clone();
         self.current_hops = Some(hops);
         let acceptance = match self.nodes[to as usize].engine.as_mut() {
-            Some(engine) => engine.handle_gossip(&from, &data, timestamp(now)),
+            Some(engine) => engine.handle_gossip(
+                &from,
+                &self.topic_authors[topic as usize],
+                &data,
+                timestamp(now),
+            ),
             None => Acceptance::Ignore,
         };
         self.drain(to);
@@ -1268,6 +1273,9 @@ impl World {
             Output::Dial(peer) => self.dial(n, peer),
             Output::Misbehaved { .. } => self.tally.misbehaved += 1,
             Output::LogInconsistent { .. } => self.tally.log_inconsistencies += 1,
+            // Simulated peers are never disconnected for misbehaviour: the scenarios measure
+            // what gossipsub scoring alone does.
+            Output::Ban { .. } | Output::Unban(_) => {}
             Output::Stored { id, origin, .. } => self.stored(n, id, origin),
         }
     }

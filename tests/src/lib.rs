@@ -4,6 +4,8 @@
 //! Tests never sleep to synchronise and never use fixed ports; every daemon is killed when its
 //! [`Node`] is dropped, so a failing test leaves nothing running.
 
+pub mod hostile;
+
 use handbill_protocol::api::*;
 use handbill_protocol::{AuthorId, EventId};
 use serde::Serialize;

@@ -215,9 +215,15 @@ fn erase_and_remove<S: Store>(store: &mut S) {
 fn tombstones<S: Store>(store: &mut S) {
     let id = EventId([7; 32]);
     let author = AuthorId([8; 32]);
-    assert_eq!(store.tombstone(&id).expect("tombstone"), None);
+    let stranger = AuthorId([9; 32]);
+    assert!(!store.is_deleted(&id, &author).expect("read"));
     store.add_tombstone(&id, &author).expect("add");
-    assert_eq!(store.tombstone(&id).expect("tombstone"), Some(author));
+    // A second deleter is recorded beside the first and never displaces it.
+    store.add_tombstone(&id, &stranger).expect("add");
+    store.add_tombstone(&id, &author).expect("add again");
+    assert!(store.is_deleted(&id, &author).expect("read"));
+    assert!(store.is_deleted(&id, &stranger).expect("read"));
+    assert!(!store.is_deleted(&EventId([6; 32]), &author).expect("read"));
 }
 
 fn timeline_pages_newest_first<S: Store>(store: &mut S) {

@@ -19,7 +19,7 @@ pub struct MemoryStore {
     states: BTreeMap<AuthorId, LogState>,
     timeline: BTreeSet<(Timestamp, EventId)>,
     replies: BTreeMap<EventId, Vec<EventId>>,
-    tombstones: BTreeMap<EventId, AuthorId>,
+    tombstones: BTreeSet<(EventId, AuthorId)>,
     forks: BTreeSet<(AuthorId, u64)>,
     latest: BTreeMap<(AuthorId, crate::payload::Kind), (u64, EventId)>,
     settings: BTreeMap<String, Vec<u8>>,
@@ -263,13 +263,13 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
-    fn add_tombstone(&mut self, id: &EventId, author: &AuthorId) -> Result<(), StoreError> {
-        self.tombstones.insert(*id, *author);
+    fn add_tombstone(&mut self, id: &EventId, deleter: &AuthorId) -> Result<(), StoreError> {
+        self.tombstones.insert((*id, *deleter));
         Ok(())
     }
 
-    fn tombstone(&self, id: &EventId) -> Result<Option<AuthorId>, StoreError> {
-        Ok(self.tombstones.get(id).copied())
+    fn is_deleted(&self, id: &EventId, author: &AuthorId) -> Result<bool, StoreError> {
+        Ok(self.tombstones.contains(&(*id, *author)))
     }
 
     fn timeline(

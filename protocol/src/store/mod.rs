@@ -62,7 +62,7 @@ impl LogPages {
     }
 }
 
-/// A store failure. The engine cannot act on these beyond reporting them, so they carry text.
+/// A store failure. The engine cannot act on most of these beyond reporting them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// The backend (disk, database) failed.
@@ -71,6 +71,16 @@ pub enum StoreError {
     /// Stored bytes no longer decode: the store was damaged outside our control.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The store was written by a newer build, in a layout this one does not know.
+    #[error(
+        "the store has layout version {found}, newer than the {supported} this build knows; run a newer handbilld"
+    )]
+    NewerFormat {
+        /// The store's layout version.
+        found: u32,
+        /// The newest this build knows.
+        supported: u32,
+    },
 }
 
 /// What [`Store::insert`] did.
@@ -155,11 +165,12 @@ pub trait Store {
     /// Removes an event entirely (host policy). Returns whether it was held.
     fn remove(&mut self, id: &EventId) -> Result<bool, StoreError>;
 
-    /// Records that `id` was deleted by `author`, so if it arrives later its payload is dropped.
-    fn add_tombstone(&mut self, id: &EventId, author: &AuthorId) -> Result<(), StoreError>;
+    /// Records that `deleter` deleted `id`. Kept forever, one record per (id, deleter): only
+    /// the record of the event's own author counts, so a stranger's cannot displace it.
+    fn add_tombstone(&mut self, id: &EventId, deleter: &AuthorId) -> Result<(), StoreError>;
 
-    /// The author who deleted `id`, if a deletion was recorded.
-    fn tombstone(&self, id: &EventId) -> Result<Option<AuthorId>, StoreError>;
+    /// Whether `author` deleted `id` (if `id` is theirs, its payload must never be kept).
+    fn is_deleted(&self, id: &EventId, author: &AuthorId) -> Result<bool, StoreError>;
 
     /// Newest-first events by any of `authors`, strictly older than `before`, at most `limit`.
     fn timeline(

@@ -10,10 +10,11 @@
 //! states     author                  -> contiguous ‖ highest
 //! timeline   created_at ‖ id         -> author              (posts and reposts)
 //! replies    parent ‖ created_at ‖ id -> ()
-//! tombstones id                      -> deleting author
+//! deletions  id ‖ deleter            -> ()                   (tombstones, kept forever)
 //! forks      author ‖ seq            -> ()
 //! latest     author ‖ kind           -> seq ‖ id          (newest event of each kind)
 //! meta       "events" | "payloads"   -> u64 counters
+//!            "format"                -> u32 layout version (see `format`)
 //! settings   name                    -> bytes
 //! peers      multiaddr               -> last connected (ms)  (dialled again at start)
 //! ```
@@ -29,6 +30,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use sled::{Transactional, Tree};
 use std::path::Path;
 
+mod format;
+
 /// Memory sled may use for its page cache: small, because an idle node should stay small and
 /// the OS page cache does the rest.
 const CACHE_BYTES: u64 = 16 * 1024 * 1024;
@@ -42,7 +45,7 @@ pub struct SledStore {
     states: Tree,
     timeline: Tree,
     replies: Tree,
-    tombstones: Tree,
+    deletions: Tree,
     forks: Tree,
     latest: Tree,
     meta: Tree,
@@ -167,6 +170,7 @@ impl SledStore {
             .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(backend)?;
+        format::migrate(&db)?;
         let tree = |name: &str| db.open_tree(name).map_err(backend);
         Ok(SledStore {
             events: tree("events")?,
@@ -174,7 +178,7 @@ impl SledStore {
             states: tree("states")?,
             timeline: tree("timeline")?,
             replies: tree("replies")?,
-            tombstones: tree("tombstones")?,
+            deletions: tree("deletions")?,
             forks: tree("forks")?,
             latest: tree("latest")?,
             meta: tree("meta")?,
@@ -498,18 +502,17 @@ impl Store for SledStore {
         Ok(true)
     }
 
-    fn add_tombstone(&mut self, id: &EventId, author: &AuthorId) -> Result<(), StoreError> {
-        self.tombstones.insert(id.0, &author.0).map_err(backend)?;
+    fn add_tombstone(&mut self, id: &EventId, deleter: &AuthorId) -> Result<(), StoreError> {
+        self.deletions
+            .insert(format::deletion_key(id, deleter), &[])
+            .map_err(backend)?;
         Ok(())
     }
 
-    fn tombstone(&self, id: &EventId) -> Result<Option<AuthorId>, StoreError> {
-        Ok(self
-            .tombstones
-            .get(id.0)
-            .map_err(backend)?
-            .and_then(|v| <[u8; 32]>::try_from(v.as_ref()).ok())
-            .map(AuthorId))
+    fn is_deleted(&self, id: &EventId, author: &AuthorId) -> Result<bool, StoreError> {
+        self.deletions
+            .contains_key(format::deletion_key(id, author))
+            .map_err(backend)
     }
 
     fn timeline(

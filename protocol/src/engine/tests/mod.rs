@@ -1,9 +1,17 @@
 //! Engine behaviour through exact inputs: a tiny in-test network delivers outputs instantly.
 
+mod hostile;
+
 use super::*;
+use crate::id::{AuthorId, EventId};
 use crate::moderation::host::HostPolicy;
-use crate::payload::{Action, Delete, EventRef, Label, Post, ReplyRef};
-use crate::store::MemoryStore;
+use crate::payload::{Action, Delete, EventRef, Label, LabelTarget, Payload, Post, ReplyRef};
+use crate::signature::AuthorKey;
+use crate::store::{MemoryStore, Store};
+use crate::time::Timestamp;
+use crate::validate::{VerifiedEvent, sign_next};
+use crate::wire::{BACKFILL_BATCH_EVENTS_MAX, Response};
+use std::collections::BTreeSet;
 
 const T0: Timestamp = Timestamp(1_767_225_600_000);
 
@@ -78,12 +86,15 @@ impl Net {
                 let mut queue = vec![from];
                 while let Some(at) = queue.pop() {
                     for to in 0..self.nodes.len() {
-                        let hosts = topics.iter().any(|t| self.nodes[to].hosted().contains(t));
-                        if to == at || !self.linked(at, to) || !hosts {
+                        let hosted = topics.iter().find(|t| self.nodes[to].hosted().contains(t));
+                        let Some(topic) = hosted.copied() else {
+                            continue;
+                        };
+                        if to == at || !self.linked(at, to) {
                             continue;
                         }
                         let new = !self.nodes[to].store().contains(&id).unwrap_or(true);
-                        let acceptance = self.nodes[to].handle_gossip(&at, &data, T0);
+                        let acceptance = self.nodes[to].handle_gossip(&at, &topic, &data, T0);
                         if new && acceptance == Acceptance::Accept {
                             queue.push(to);
                         }
@@ -101,8 +112,10 @@ impl Net {
                 }
             }
             Output::Stored { id, origin, .. } => self.stored.push((from, id, origin)),
-            Output::LogInconsistent { problem, .. } => self.problems.push((from, problem)),
-            Output::Misbehaved { reason, .. } => self.problems.push((from, reason)),
+            Output::LogInconsistent { problem, .. } => {
+                self.problems.push((from, problem.to_string()))
+            }
+            Output::Misbehaved { reason, .. } => self.problems.push((from, reason.to_string())),
             _ => {}
         }
     }
@@ -315,6 +328,7 @@ fn a_strangers_reply_reaches_the_author_and_followers() {
 #[test]
 fn invalid_gossip_is_rejected_and_unwanted_is_ignored() {
     let mut net = Net::new(2);
+    net.follow(1, net.author(0));
     let good = net.nodes[0]
         .publish(
             &Payload::Post(Post {
@@ -325,22 +339,31 @@ fn invalid_gossip_is_rejected_and_unwanted_is_ignored() {
         )
         .expect("publish");
     let node = &mut net.nodes[1];
-    assert_eq!(node.handle_gossip(&0, b"garbage", T0), Acceptance::Reject);
+    assert_eq!(
+        node.handle_gossip(&0, &net_author(0), b"garbage", T0),
+        Acceptance::Reject
+    );
     let mut forged = good.encode();
     let sig_at = crate::event::HEADER_BYTES_MIN + 3;
     forged[sig_at] ^= 1;
-    assert_eq!(node.handle_gossip(&0, &forged, T0), Acceptance::Reject);
+    assert_eq!(
+        node.handle_gossip(&0, &net_author(0), &forged, T0),
+        Acceptance::Reject
+    );
     let mut tampered = good.encode();
     let last = tampered.len() - 1;
     tampered[last] ^= 1;
-    assert_eq!(node.handle_gossip(&0, &tampered, T0), Acceptance::Reject);
     assert_eq!(
-        node.handle_gossip(&0, &vec![0u8; 70_000], T0),
+        node.handle_gossip(&0, &net_author(0), &tampered, T0),
+        Acceptance::Reject
+    );
+    assert_eq!(
+        node.handle_gossip(&0, &net_author(0), &vec![0u8; 70_000], T0),
         Acceptance::Reject
     );
     let early = Timestamp(T0.0 - 3_600_000);
     assert_eq!(
-        node.handle_gossip(&0, &good.encode(), early),
+        node.handle_gossip(&0, &net_author(0), &good.encode(), early),
         Acceptance::Ignore
     );
     assert!(!node.store().contains(&good.id()).expect("store"));
@@ -356,11 +379,15 @@ fn invalid_gossip_is_rejected_and_unwanted_is_ignored() {
     )
     .expect("settings");
     assert_eq!(
-        node.handle_gossip(&0, &good.encode(), T0),
+        node.handle_gossip(&0, &net_author(0), &good.encode(), T0),
         Acceptance::Ignore
     );
     assert!(!node.store().contains(&good.id()).expect("store"));
-    assert_eq!(node.store().counts().expect("counts").events, 0);
+    assert_eq!(
+        node.store().counts().expect("counts").events,
+        1,
+        "only its own follow"
+    );
 }
 
 #[test]
@@ -371,12 +398,7 @@ fn deletion_erases_payloads_everywhere_and_keeps_headers() {
     let post = net.post(0, "regret");
     assert!(net.payload(1, &post.id()).is_some());
     net.nodes[0]
-        .publish(
-            &Payload::Delete(Delete {
-                targets: vec![post.id()],
-            }),
-            T0,
-        )
+        .publish(&Payload::Delete(Delete::of([post.id()])), T0)
         .expect("delete");
     net.pump();
     for node in 0..2 {
@@ -392,27 +414,23 @@ fn deletion_erases_payloads_everywhere_and_keeps_headers() {
 #[test]
 fn deletion_arriving_first_leaves_a_tombstone() {
     let mut net = Net::new(2);
+    net.follow(1, net.author(0));
     let post = net.post(0, "regret");
     let delete = net.nodes[0]
-        .publish(
-            &Payload::Delete(Delete {
-                targets: vec![post.id()],
-            }),
-            T0,
-        )
+        .publish(&Payload::Delete(Delete::of([post.id()])), T0)
         .expect("delete");
     net.pump();
     // Node 1 sees the deletion before the post (gossip order), then the post by backfill.
     assert_eq!(
-        net.nodes[1].handle_gossip(&0, &delete.encode(), T0),
+        net.nodes[1].handle_gossip(&0, &net_author(0), &delete.encode(), T0),
         Acceptance::Accept
     );
     // A replay of what it now holds is not forwarded again.
     assert_eq!(
-        net.nodes[1].handle_gossip(&0, &delete.encode(), T0),
+        net.nodes[1].handle_gossip(&0, &net_author(0), &delete.encode(), T0),
         Acceptance::Ignore
     );
-    net.nodes[1].handle_gossip(&0, &post.encode(), T0);
+    net.nodes[1].handle_gossip(&0, &net_author(0), &post.encode(), T0);
     assert!(net.has(1, &post.id()));
     assert_eq!(net.payload(1, &post.id()), None);
 }
@@ -424,32 +442,21 @@ fn nobody_deletes_someone_elses_event() {
     net.follow(1, net.author(0));
     let post = net.post(0, "mine");
     let err = net.nodes[1]
-        .publish(
-            &Payload::Delete(Delete {
-                targets: vec![post.id()],
-            }),
-            T0,
-        )
+        .publish(&Payload::Delete(Delete::of([post.id()])), T0)
         .unwrap_err();
-    assert!(matches!(err, CommandError::Refused(_)));
+    assert!(matches!(err, CommandError::NotYourEvent(_)));
     // A forged-by-construction delete (made without the check) is ignored on ingest.
     let key = AuthorKey::from_secret_bytes(&[2; 32]);
-    let rogue = sign_next(
-        &key,
-        None,
-        T0,
-        &Payload::Delete(Delete {
-            targets: vec![post.id()],
-        }),
-    )
-    .expect("signs");
-    net.nodes[0].handle_gossip(&1, &rogue.encode(), T0);
+    let rogue =
+        sign_next(&key, None, T0, &Payload::Delete(Delete::of([post.id()]))).expect("signs");
+    net.nodes[0].handle_gossip(&1, &net_author(0), &rogue.encode(), T0);
     assert!(net.payload(0, &post.id()).is_some());
 }
 
 #[test]
 fn forks_are_kept_as_evidence_and_reported() {
     let mut net = Net::new(2);
+    net.follow(1, net.author(0));
     let key = AuthorKey::from_secret_bytes(&[1; 32]); // node 0's author key
     let a = sign_next(
         &key,
@@ -472,11 +479,11 @@ fn forks_are_kept_as_evidence_and_reported() {
     )
     .expect("b");
     assert_eq!(
-        net.nodes[1].handle_gossip(&0, &a.encode(), T0),
+        net.nodes[1].handle_gossip(&0, &net_author(0), &a.encode(), T0),
         Acceptance::Accept
     );
     assert_eq!(
-        net.nodes[1].handle_gossip(&0, &b.encode(), T0),
+        net.nodes[1].handle_gossip(&0, &net_author(0), &b.encode(), T0),
         Acceptance::Accept
     );
     net.pump();
@@ -549,7 +556,7 @@ fn moderation_feed_hides_for_subscribers_only_and_host_policy_refuses() {
     net.pump();
     assert!(!net.has(bystander, &post.id()), "refused post dropped");
     assert_eq!(
-        net.nodes[bystander].handle_gossip(&author, &post.encode(), T0),
+        net.nodes[bystander].handle_gossip(&author, &net_author(0), &post.encode(), T0),
         Acceptance::Ignore
     );
 }

@@ -1,0 +1,92 @@
+//! Host discovery: when too few connected peers serve a hosted author, look it up in the DHT
+//! and dial what the lookup finds; periodic work on timeouts.
+
+use super::{Engine, Output};
+use crate::id::AuthorId;
+use crate::store::Store;
+use crate::time::Timestamp;
+
+impl<S: Store, P: Ord + Clone> Engine<S, P> {
+    /// DHT lookup results: nodes that host `author`.
+    pub fn handle_providers(&mut self, author: AuthorId, providers: Vec<P>) {
+        // A lookup takes seconds; if enough connected peers serve the author by now, more
+        // connections would add nothing.
+        if self.serving(&author) >= self.config.serving_peers_min {
+            return;
+        }
+        let mut dialled = 0;
+        for peer in providers {
+            if dialled >= self.config.providers_dialled_max {
+                break;
+            }
+            if !self.peers.contains_key(&peer) {
+                self.push(Output::Dial(peer));
+                dialled += 1;
+            }
+        }
+    }
+
+    /// Time passed: run periodic work that is due.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        for peer in self.reputation.expire(now) {
+            self.push(Output::Unban(peer));
+        }
+        if now < self.next_heads_round {
+            self.look_up_unserved(now);
+            return;
+        }
+        self.next_heads_round = now.saturating_add_millis(self.config.heads_interval_ms);
+        let authors: Vec<AuthorId> = self.hosted.iter().copied().collect();
+        self.ask_heads_for(&authors);
+        // Follows that no peer has answered about yet wait for the answers (see
+        // `look_up_unserved`), so this does not look everything up at start-up.
+        self.look_up_unserved(now);
+    }
+
+    /// Looks up in the DHT the hosted authors (follows, feeds, list owners) that fewer than
+    /// `serving_peers_min` connected peers hold anything of. Each author is checked when due: a lookup interval after a
+    /// check that found nobody serving it, a refresh interval after one that found some.
+    /// While a peer has yet to answer about the author, the check waits (it may serve it).
+    pub(super) fn look_up_unserved(&mut self, now: Timestamp) {
+        // Every hosted author but ourselves: follows, and also the moderation feeds and list
+        // owners we subscribe to, which need hosts just as much.
+        let me = self.me;
+        let hosted = &self.hosted;
+        self.lookups.retain(|a, _| hosted.contains(a) && *a != me);
+        let mut checks = Vec::new();
+        for author in hosted.iter().filter(|a| **a != me) {
+            if self.peers.values().any(|p| !p.answered.contains(author)) {
+                checks.push((*author, None));
+                continue;
+            }
+            if self.lookups.get(author).is_none_or(|next| now >= *next) {
+                checks.push((*author, Some(self.serving(author))));
+            }
+        }
+        for (author, serving) in checks {
+            let Some(serving) = serving else {
+                // Checked as soon as the answers are in (answers call this again).
+                self.lookups.remove(&author);
+                continue;
+            };
+            let interval = if serving == 0 {
+                self.config.provider_lookup_interval_ms
+            } else {
+                self.config.provider_refresh_interval_ms
+            };
+            self.lookups
+                .insert(author, now.saturating_add_millis(interval));
+            if serving < self.config.serving_peers_min {
+                self.push(Output::FindProviders(author));
+            }
+        }
+    }
+
+    /// Connected peers that hold something of `author`.
+    pub(super) fn serving(&self, author: &AuthorId) -> usize {
+        self.peers
+            .values()
+            .filter(|p| p.heads.contains_key(author))
+            .count()
+    }
+}
