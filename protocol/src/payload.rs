@@ -30,18 +30,23 @@ impl Kind {
     pub const UNFOLLOW: Kind = Kind(5);
     /// The author's profile; the newest one wins.
     pub const PROFILE: Kind = Kind(6);
-    /// Delete some of the author's own earlier events.
-    pub const DELETE: Kind = Kind(7);
+    /// Delete some of the author's own earlier events, naming no topics: the first version of
+    /// delete, still valid and honoured (stores and the network hold such events), no longer
+    /// published. It travels only on its author's topic.
+    pub const DELETE_V1: Kind = Kind(7);
     /// A moderation label on an event or an author.
     pub const LABEL: Kind = Kind(8);
     /// Declares the author a moderation feed and defines its labels.
     pub const LABELER_DECLARATION: Kind = Kind(9);
     /// A named list of authors that others can subscribe to.
     pub const LIST: Kind = Kind(10);
+    /// Delete some of the author's own earlier events, naming for each the topics it travelled
+    /// on, so the delete reaches every reader the event reached.
+    pub const DELETE: Kind = Kind(11);
 
     /// Whether this build knows how to decode and show this kind.
     pub fn is_known(self) -> bool {
-        (1..=10).contains(&self.0)
+        (1..=11).contains(&self.0)
     }
 
     /// The kind's name in APIs and logs (`post`, `label`…), or `unknown` for an unknown kind.
@@ -53,7 +58,7 @@ impl Kind {
             Kind::FOLLOW => "follow",
             Kind::UNFOLLOW => "unfollow",
             Kind::PROFILE => "profile",
-            Kind::DELETE => "delete",
+            Kind::DELETE | Kind::DELETE_V1 => "delete",
             Kind::LABEL => "label",
             Kind::LABELER_DECLARATION => "labeler_declaration",
             Kind::LIST => "list",
@@ -170,6 +175,13 @@ impl Delete {
     pub fn ids(&self) -> impl Iterator<Item = EventId> + '_ {
         self.targets.iter().map(|t| t.id)
     }
+}
+
+/// The encoding of a [`Kind::DELETE_V1`] payload.
+#[derive(Serialize, Deserialize)]
+struct DeleteV1 {
+    #[serde(deserialize_with = "delete_v1_targets")]
+    targets: Vec<EventId>,
 }
 
 /// One event a [`Delete`] removes, with the authors other than its own on whose topics it was
@@ -322,6 +334,8 @@ pub enum Payload {
     Profile(Profile),
     /// See [`Delete`].
     Delete(Delete),
+    /// A first-version delete ([`Kind::DELETE_V1`]): its targets, with no topics named.
+    DeleteV1(Delete),
     /// See [`Label`].
     Label(Label),
     /// See [`LabelerDeclaration`].
@@ -369,6 +383,14 @@ impl PayloadError {
 }
 
 impl Payload {
+    /// The delete this payload is, of either version.
+    pub fn as_delete(&self) -> Option<&Delete> {
+        match self {
+            Payload::Delete(d) | Payload::DeleteV1(d) => Some(d),
+            _ => None,
+        }
+    }
+
     /// The kind this payload is carried under.
     pub fn kind(&self) -> Kind {
         match self {
@@ -379,6 +401,7 @@ impl Payload {
             Payload::Unfollow(_) => Kind::UNFOLLOW,
             Payload::Profile(_) => Kind::PROFILE,
             Payload::Delete(_) => Kind::DELETE,
+            Payload::DeleteV1(_) => Kind::DELETE_V1,
             Payload::Label(_) => Kind::LABEL,
             Payload::LabelerDeclaration(_) => Kind::LABELER_DECLARATION,
             Payload::List(_) => Kind::LIST,
@@ -401,6 +424,9 @@ impl Payload {
             Payload::Unfollow(p) => enc(p),
             Payload::Profile(p) => enc(p),
             Payload::Delete(p) => enc(p),
+            Payload::DeleteV1(p) => enc(&DeleteV1 {
+                targets: p.ids().collect(),
+            }),
             Payload::Label(p) => enc(p),
             Payload::LabelerDeclaration(p) => enc(p),
             Payload::List(p) => enc(p),
@@ -418,6 +444,10 @@ impl Payload {
             Kind::UNFOLLOW => Payload::Unfollow(canonical(kind, bytes)?),
             Kind::PROFILE => Payload::Profile(canonical(kind, bytes)?),
             Kind::DELETE => Payload::Delete(canonical(kind, bytes)?),
+            Kind::DELETE_V1 => {
+                let legacy: DeleteV1 = canonical(kind, bytes)?;
+                Payload::DeleteV1(Delete::of(legacy.targets))
+            }
             Kind::LABEL => Payload::Label(canonical(kind, bytes)?),
             Kind::LABELER_DECLARATION => Payload::LabelerDeclaration(canonical(kind, bytes)?),
             Kind::LIST => Payload::List(canonical(kind, bytes)?),
@@ -457,7 +487,7 @@ impl Payload {
                 max_bytes("name", &p.name, NAME_BYTES_MAX)?;
                 max_bytes("bio", &p.bio, DESCRIPTION_BYTES_MAX)
             }
-            Payload::Delete(d) => {
+            Payload::Delete(d) | Payload::DeleteV1(d) => {
                 count("targets", d.targets.len(), DELETE_TARGETS_MAX)?;
                 if d.targets.is_empty() {
                     return Err(invalid("targets", "a delete needs at least one target"));
@@ -636,6 +666,7 @@ bounded_field!(tags, String, POST_TAGS_MAX);
 bounded_field!(mentions, AuthorId, POST_MENTIONS_MAX);
 bounded_field!(self_labels, String, POST_SELF_LABELS_MAX);
 bounded_field!(delete_targets, DeleteTarget, DELETE_TARGETS_MAX);
+bounded_field!(delete_v1_targets, EventId, DELETE_TARGETS_MAX);
 bounded_field!(delete_target_topics, AuthorId, DELETE_TARGET_TOPICS_MAX);
 bounded_field!(label_definitions, LabelDefinition, LABEL_DEFINITIONS_MAX);
 bounded_field!(list_members, AuthorId, LIST_MEMBERS_MAX);
@@ -677,6 +708,7 @@ mod tests {
                     topics: vec![AuthorId([3; 32])],
                 }],
             }),
+            Payload::DeleteV1(Delete::of([r.id])),
             Payload::Label(Label {
                 target: LabelTarget::Event(r),
                 value: "violence".into(),

@@ -214,6 +214,13 @@ fn valid_inputs() -> Vec<(&'static str, u8, Timestamp, Kind, Vec<u8>)> {
         }),
         &mut events,
     );
+    push(
+        "delete (first version, naming no topics)",
+        1,
+        NOW.0 + 13,
+        Payload::DeleteV1(Delete::of([first_post_ref(&events).id])),
+        &mut events,
+    );
     inputs
 }
 

@@ -22,7 +22,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
     ) -> Result<VerifiedEvent, CommandError> {
         let routed;
         let content = match content {
-            Payload::Delete(delete) => {
+            Payload::Delete(delete) | Payload::DeleteV1(delete) => {
                 routed = Payload::Delete(self.route_delete(delete)?);
                 &routed
             }

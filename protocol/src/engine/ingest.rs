@@ -87,7 +87,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
     /// stranger's delete of events of theirs that the node holds always fits: removing what
     /// is stored must never be refused.
     fn admit_stranger(&mut self, topic: &AuthorId, event: &VerifiedEvent, now: Timestamp) -> bool {
-        if let Some(Payload::Delete(delete)) = event.content() {
+        if let Some(delete) = event.content().and_then(Payload::as_delete) {
             let author = event.author();
             let deletes_held = delete.ids().any(
                 |id| matches!(self.store.event(&id), Ok(Some(held)) if held.author() == author),
@@ -231,7 +231,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
     ) -> Result<(), StoreError> {
         let author = event.author();
         match event.content() {
-            Some(Payload::Delete(delete)) => {
+            Some(Payload::Delete(delete) | Payload::DeleteV1(delete)) => {
                 let mut moderation_changed = false;
                 for target in delete.ids() {
                     // Recorded per deleter: only the deleter's own event is ever affected by it,

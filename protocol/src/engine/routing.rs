@@ -49,7 +49,7 @@ pub fn topics_of(author: AuthorId, content: Option<&Payload>) -> Vec<AuthorId> {
         // The followed author learns of new followers (and of their leaving).
         Some(Payload::Follow(f)) => add(f.author),
         Some(Payload::Unfollow(f)) => add(f.author),
-        Some(Payload::Delete(d)) => {
+        Some(Payload::Delete(d) | Payload::DeleteV1(d)) => {
             for target in &d.targets {
                 for a in &target.topics {
                     add(*a);
