@@ -473,6 +473,14 @@ fn checks(w: &World) -> BTreeMap<String, Value> {
             "spam_valid_events_stored_per_honest_node".into(),
             json!(round3(w.spam_stored_per_honest_node())),
         );
+        out.insert(
+            "spam_off_topic_events_stored".into(),
+            json!(w.off_topic_stored()),
+        );
+        if let Some((held, restored)) = w.deleted_held_and_restored() {
+            out.insert("deleted_post_headers_held".into(), json!(held));
+            out.insert("deleted_post_payloads_restored".into(), json!(restored));
+        }
     }
     if let Some(heal) = w.heal_at {
         let during = |k: usize| w.posts[k].published < heal;

@@ -453,6 +453,12 @@ pub struct Spam {
     /// Share of spam with a broken signature; the rest are valid posts nobody follows,
     /// published on the first author's topic by mentioning them.
     pub invalid_share: f64,
+    /// Share of the valid spam published on the first author's topic *without* naming them
+    /// (off-topic injection: every honest node must reject it and store none).
+    pub off_topic_share: f64,
+    /// Share of spam messages that replay the original bytes of a post its author deleted
+    /// before the spam started (every honest node must keep it deleted).
+    pub replay_share: f64,
     /// When spamming starts, in seconds.
     pub start_s: f64,
 }
@@ -463,6 +469,8 @@ impl Default for Spam {
             spammers: 5,
             rate_per_s: 20.0,
             invalid_share: 0.5,
+            off_topic_share: 0.0,
+            replay_share: 0.0,
             start_s: 10.0,
         }
     }
@@ -636,6 +644,14 @@ impl Scenario {
             (
                 "spam.invalid_share",
                 self.spam.as_ref().map_or(0.0, |x| x.invalid_share),
+            ),
+            (
+                "spam.off_topic_share",
+                self.spam.as_ref().map_or(0.0, |x| x.off_topic_share),
+            ),
+            (
+                "spam.replay_share",
+                self.spam.as_ref().map_or(0.0, |x| x.replay_share),
             ),
             (
                 "moderation.label_share",

@@ -260,6 +260,11 @@ pub struct World {
     label_by_id: FxHashMap<EventId, u32>,
     pub(crate) labelers: Vec<NodeId>,
     pub(crate) subscribers: FxHashSet<NodeId>,
+    /// The post the first author deleted before spam starts, and its original bytes, when
+    /// spammers replay it.
+    pub(crate) deleted: Option<(EventId, Rc<[u8]>)>,
+    /// Valid spam events published off-topic (on a topic their routing leaves out).
+    pub(crate) off_topic: FxHashSet<EventId>,
     pub(crate) providers: Vec<NodeId>,
     pub(crate) rehomed: Option<NodeId>,
     pub(crate) joiners: Vec<NodeId>,
@@ -320,6 +325,8 @@ impl World {
             label_by_id: FxHashMap::default(),
             labelers: Vec::new(),
             subscribers: FxHashSet::default(),
+            deleted: None,
+            off_topic: FxHashSet::default(),
             providers: Vec::new(),
             rehomed: None,
             joiners: Vec::new(),
@@ -507,6 +514,27 @@ impl World {
                 );
             }
             self.drain(n);
+        }
+
+        // Spammers that replay a deleted post need one: the first author posts and deletes it
+        // before anything else, so every follower holds its header without its payload.
+        if sc.spam.as_ref().is_some_and(|x| x.replay_share > 0.0) {
+            let home = self.authors[0].home;
+            if let Some(engine) = self.nodes[home as usize].engine.as_mut() {
+                let post = Payload::Post(Post {
+                    text: "deleted before the spam".into(),
+                    ..Post::default()
+                });
+                if let Ok(event) = engine.publish(&post, timestamp(0))
+                    && let Ok(delete) = engine.publish(
+                        &Payload::Delete(handbill_protocol::payload::Delete::of([event.id()])),
+                        timestamp(0),
+                    )
+                {
+                    self.authors[0].highest = delete.seq();
+                    self.deleted = Some((event.id(), event.encode().into()));
+                }
+            }
         }
 
         // The overlay: a random regular graph over the initial nodes.
@@ -1678,14 +1706,26 @@ impl World {
             Ev::Spam(n),
         );
         let target = self.authors[0].id;
+        let topic = self.topic_of(target);
+        if self.rng.r#gen::<f64>() < cfg.replay_share
+            && let Some((id, data)) = self.deleted.clone()
+        {
+            let msg = self.intern(id, topic, &data);
+            for peer in self.connected_subscribers(n, topic, NodeId::MAX) {
+                self.send(n, peer, Msg::Gossip { msg, hops: 1 });
+            }
+            return;
+        }
         let invalid = self.rng.r#gen::<f64>() < cfg.invalid_share;
+        let off_topic = !invalid && self.rng.r#gen::<f64>() < cfg.off_topic_share;
         let now = timestamp(self.now);
         let Some((key, head)) = self.nodes[n as usize].spam.as_mut() else {
             return;
         };
         let content = Payload::Post(Post {
             text: format!("buy now {}", self.tally.events),
-            mentions: vec![target],
+            // Off-topic spam names nobody, yet is pushed onto the author's topic below.
+            mentions: if off_topic { Vec::new() } else { vec![target] },
             ..Post::default()
         });
         let Ok(event) = sign_next(key, head.as_ref(), now, &content) else {
@@ -1699,7 +1739,9 @@ impl World {
         } else {
             *head = Some(event.head());
         }
-        let topic = self.topic_of(target);
+        if off_topic {
+            self.off_topic.insert(event.id());
+        }
         let data: Rc<[u8]> = data.into();
         let msg = self.intern(event.id(), topic, &data);
         let targets = self.connected_subscribers(n, topic, NodeId::MAX);
@@ -1912,6 +1954,42 @@ impl World {
         } else {
             stored as f64 / honest as f64
         }
+    }
+
+    /// Off-topic spam events stored, summed over honest online nodes (must be 0).
+    pub(crate) fn off_topic_stored(&self) -> u64 {
+        self.honest_online_engines()
+            .map(|engine| {
+                self.off_topic
+                    .iter()
+                    .filter(|id| engine.store().contains(id).unwrap_or(false))
+                    .count() as u64
+            })
+            .sum()
+    }
+
+    /// For the replayed deleted post: honest online nodes holding its header, and those
+    /// holding its payload (which must be none).
+    pub(crate) fn deleted_held_and_restored(&self) -> Option<(u64, u64)> {
+        let (id, _) = self.deleted.as_ref()?;
+        let mut held = 0;
+        let mut restored = 0;
+        for engine in self.honest_online_engines() {
+            if let Ok(Some(event)) = engine.store().event(id) {
+                held += 1;
+                if event.payload_bytes().is_some() {
+                    restored += 1;
+                }
+            }
+        }
+        Some((held, restored))
+    }
+
+    fn honest_online_engines(&self) -> impl Iterator<Item = &Engine<MemoryStore, NodeId>> {
+        self.nodes
+            .iter()
+            .filter(|n| n.role == Role::Honest && n.online())
+            .filter_map(|n| n.engine.as_ref())
     }
 
     /// Whether node `n` is one whose deliveries count: honest, present at the end, and a

@@ -193,6 +193,20 @@ fn every_built_in_scenario_runs_at_a_small_size() {
             "spam" => {
                 assert!(s.counters["rejected_messages"] > 0);
                 assert!(check(&r, "spam_links_graylisted") > 0.5);
+                // Honest delivery is unchanged, nothing off-topic is kept, a replayed deleted
+                // post stays deleted on every node that holds it, and a stranger's valid
+                // mentions stay within the hourly budget per topic.
+                assert!(s.delivery.ratio > 0.95, "{name}: {}", s.delivery.ratio);
+                assert_eq!(check(&r, "spam_off_topic_events_stored"), 0.0);
+                assert!(check(&r, "deleted_post_headers_held") > 0.0);
+                assert_eq!(check(&r, "deleted_post_payloads_restored"), 0.0);
+                let per_stranger =
+                    handbill_protocol::engine::StrangerLimits::default().per_author as f64;
+                let spammers = 5.0;
+                assert!(
+                    check(&r, "spam_valid_events_stored_per_honest_node")
+                        <= per_stranger * spammers
+                );
             }
             "partition" => assert!(check(&r, "partition_converged_after_heal_s") >= 0.0),
             "moderation" => {

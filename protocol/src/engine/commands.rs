@@ -35,11 +35,13 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         }
         let head = self.own_head()?;
         let event = sign_next(&self.key, head.as_ref(), now, content)?;
-        // Recorded before the event is stored, in the same flush: whatever later happens to the
-        // store's copy of the log, this node never signs at this seq again.
+        self.ingest_verified(event.clone(), Origin::Local, now)?;
+        // Written after the event and made durable by the same flush, before anything is
+        // published: from then on this node never signs at this seq again, whatever happens to
+        // the store's copy of its log. (Written first, a crash could keep the record but lose
+        // the unpublished event, and the node would refuse to post ever again.)
         self.store
             .put_setting(SIGNED_SEQ_SETTING, &event.seq().to_be_bytes())?;
-        self.ingest_verified(event.clone(), Origin::Local, now)?;
         self.store.flush()?;
         self.push(Output::Publish {
             id: event.id(),
