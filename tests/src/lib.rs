@@ -19,9 +19,14 @@ use std::time::{Duration, Instant};
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Builds the workspace's binaries once per test process and returns the directory they are in.
+/// `HANDBILL_TEST_BIN_DIR` points the tests at other binaries instead (e.g. an older build, to
+/// show that a test fails on the code before a fix).
 pub fn bin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("HANDBILL_TEST_BIN_DIR") {
+            return PathBuf::from(dir);
+        }
         let exe = std::env::current_exe().expect("test executable path");
         // target/<profile>/deps/<test> (or examples/<tool>) -> target/<profile>
         let dir = exe
