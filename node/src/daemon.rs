@@ -231,6 +231,8 @@ fn drain(swarm: &mut Swarm<Behaviour>, shared: &Shared, pending: &mut Pending) {
             Output::Unban(peer) => {
                 tracing::info!(%peer, "ban ended");
                 behaviour.banned.unblock_peer(peer);
+                // It starts afresh, as the engine's record of it does.
+                behaviour.gossipsub.set_application_score(&peer, 0.0);
             }
             Output::Stored { id, origin, .. } => {
                 tracing::debug!(%id, ?origin, "stored");

@@ -2,7 +2,6 @@
 //! bounded request-response codec for replication.
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use handbill_protocol::event::Header;
 use handbill_protocol::wire::{REPLICATION_MESSAGE_BYTES_MAX, REPLICATION_PROTOCOL};
 use handbill_protocol::{AuthorId, limits::EVENT_BYTES_MAX};
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
@@ -72,17 +71,17 @@ pub fn provider_key(author: &AuthorId) -> kad::RecordKey {
     kad::RecordKey::new(hasher.finalize().as_bytes())
 }
 
-/// Gossip message id: the event id, scoped by topic. The same event is published on several
-/// topics (its author's and those of the authors it replies to or mentions), and gossipsub would
-/// drop the second publish of an identical id as a duplicate.
+/// Gossip message id: a hash of the topic and the message's whole bytes. Scoped by topic
+/// because the same event is published on several topics (its author's and those of the authors
+/// it names), and gossipsub would drop the second publish of an identical id as a duplicate.
+/// The whole bytes, not just the event id, because gossipsub remembers an id as seen before it
+/// is validated: were the id the event's, a bare header or a copy with a corrupted payload sent
+/// first would make every node drop the real event as a duplicate. Encodings are canonical, so
+/// honest copies of one event still share an id.
 fn message_id(message: &gossipsub::Message) -> gossipsub::MessageId {
     let mut hasher = blake3::Hasher::new_derive_key("handbill 1 gossip message id");
     hasher.update(message.topic.as_str().as_bytes());
-    match Header::decode_prefix(&message.data) {
-        Ok((header, _)) => hasher.update(&header.id().0),
-        // Not an event at all: validation rejects it; any distinct id will do.
-        Err(_) => hasher.update(&message.data),
-    };
+    hasher.update(&message.data);
     gossipsub::MessageId::from(hasher.finalize().as_bytes().to_vec())
 }
 

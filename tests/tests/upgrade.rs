@@ -4,7 +4,7 @@
 
 use handbill_node::network::topic;
 use handbill_protocol::api::AuthorView;
-use handbill_protocol::payload::{Delete, Post};
+use handbill_protocol::payload::{Delete, Follow, Post};
 use handbill_protocol::{AuthorKey, Payload, Timestamp, sign_next};
 use handbill_tests::hostile::HostilePeer;
 use handbill_tests::{Node, wait_for};
@@ -59,6 +59,16 @@ fn a_store_written_before_format_versions_opens_migrates_and_keeps_its_deletions
     )
     .unwrap();
     let kept = sign_next(&bob, Some(&bob_delete.head()), t, &post("bob stays")).unwrap();
+    let follow = sign_next(
+        &alice_key,
+        None,
+        t,
+        &Payload::Follow(Follow {
+            author: bob.author(),
+        }),
+    )
+    .unwrap();
+    let first = sign_next(&alice_key, Some(&follow.head()), t, &post("first")).unwrap();
 
     // Everything the old node held is there: its own log of four, Bob's two.
     let own: AuthorView = alice.get(&format!("/v1/authors/{}", alice.author()));
@@ -81,6 +91,27 @@ fn a_store_written_before_format_versions_opens_migrates_and_keeps_its_deletions
         .unwrap();
     let item = alice.wait_for_event(&regret.id());
     assert_eq!(item.text, None, "a migrated tombstone let the text back");
+    // Alice's own "first" was deleted while held, which the old layout recorded nowhere but
+    // in the delete event itself: its replay must not bring the text back either.
+    assert_eq!(alice.event(&first.id()).map(|i| i.text), Some(None));
+    assert!(hostile.join(
+        &topic(&alice.author()),
+        alice.status().peer_id.parse().unwrap()
+    ));
+    hostile
+        .publish(&topic(&alice.author()), first.encode())
+        .unwrap();
+    // A fresh event behind the replay marks when it has been handled.
+    let marker = sign_next(&bob, Some(&kept.head()), t, &post("marker")).unwrap();
+    hostile
+        .publish(&topic(&bob.author()), marker.encode())
+        .unwrap();
+    alice.wait_for_event(&marker.id());
+    assert_eq!(
+        alice.event(&first.id()).map(|i| i.text),
+        Some(None),
+        "the replay restored a deleted post"
+    );
 
     // The node goes on from where its log ends.
     let next = alice.post_text("after the upgrade");

@@ -1,7 +1,7 @@
 //! Which authors the node hosts, and the moderation state (labels, declarations, lists) rebuilt
 //! from their logs; host policy applied to what is already stored.
 
-use super::{Engine, Output};
+use super::{Engine, Output, TOMBSTONES_BACKFILLED_SETTING};
 use crate::id::AuthorId;
 use crate::moderation::host::HostDecision;
 use crate::moderation::{LabelIndex, SubscribedList};
@@ -53,6 +53,12 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         // make a feed or list that was unsubscribed and subscribed again skip its own events.
         self.settings.declaration_seqs.clear();
         self.settings.list_seqs.clear();
+        // So is what they declared: a feed whose only declaration was deleted has none, and a
+        // list whose every version was deleted is gone, exactly as the logs now say.
+        for sub in self.settings.moderation.feeds.values_mut() {
+            sub.declaration = None;
+        }
+        self.settings.moderation.lists.clear();
         self.settings.moderation.viewer = Some(self.me);
         self.settings.moderation.follows = self.settings.follows.clone();
         let mut feeds: BTreeSet<AuthorId> =
@@ -80,6 +86,47 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             }
         }
         Ok(())
+    }
+
+    /// Whether `author`'s labels, declarations or lists act on this node (a subscribed feed, a
+    /// feed whose labels the host policy refuses, or the owner of a subscribed list).
+    pub(super) fn is_moderation_source(&self, author: &AuthorId) -> bool {
+        self.settings.moderation.feeds.contains_key(author)
+            || self
+                .settings
+                .host_policy
+                .refused_labels
+                .iter()
+                .any(|(f, _)| f == author)
+            || self
+                .settings
+                .list_subscriptions
+                .iter()
+                .any(|(o, _)| o == author)
+    }
+
+    /// Records a tombstone for every target of every delete held, once per store: the first
+    /// store layout erased a held target's payload without one, so a replay of such an event
+    /// would otherwise get its text back after an upgrade.
+    pub(super) fn backfill_tombstones(&mut self) -> Result<(), StoreError> {
+        if self.store.setting(TOMBSTONES_BACKFILLED_SETTING)?.is_some() {
+            return Ok(());
+        }
+        for author in self.store.authors()? {
+            let mut pages = LogPages::new(author);
+            while let Some(page) = pages.next_page(&self.store)? {
+                for event in &page {
+                    if let Some(delete) = event.content().and_then(Payload::as_delete) {
+                        for id in delete.ids() {
+                            self.store.add_tombstone(&id, &author)?;
+                        }
+                    }
+                }
+            }
+        }
+        self.store
+            .put_setting(TOMBSTONES_BACKFILLED_SETTING, &[1])?;
+        self.store.flush()
     }
 
     /// Folds a label, declaration or list event into the moderation state, if relevant.

@@ -39,6 +39,11 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             }
             Err(e) => return self.reject(from, Misbehaviour::InvalidGossip(e), now),
         };
+        // Honest nodes only ever gossip whole events (a deleted one is not forwarded at all);
+        // a bare header could only stand in for the real message, so it is never taken.
+        if !checked.has_payload() {
+            return Acceptance::Ignore;
+        }
         let author = checked.header().author;
         match route(topic, author, checked.content()) {
             Route::OnTopic => {}
@@ -84,14 +89,18 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
     }
 
     /// Whether an event by a stranger (an author not hosted) fits the budget of `topic`. A
-    /// stranger's delete of events of theirs that the node holds always fits: removing what
-    /// is stored must never be refused.
+    /// stranger's delete of an event of theirs whose text the node still holds always fits:
+    /// removing what is stored must never be refused. (Only while the text is there: otherwise
+    /// deletes naming an already deleted event would be a free way past the budget.)
     fn admit_stranger(&mut self, topic: &AuthorId, event: &VerifiedEvent, now: Timestamp) -> bool {
         if let Some(delete) = event.content().and_then(Payload::as_delete) {
             let author = event.author();
-            let deletes_held = delete.ids().any(
-                |id| matches!(self.store.event(&id), Ok(Some(held)) if held.author() == author),
-            );
+            let deletes_held = delete.ids().any(|id| {
+                matches!(
+                    self.store.event(&id),
+                    Ok(Some(held)) if held.author() == author && held.payload_bytes().is_some()
+                )
+            });
             if deletes_held {
                 return true;
             }
@@ -117,9 +126,11 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         let mut invalid = 0usize;
         for Envelope(bytes) in envelopes {
             let event = SignedEvent::decode(&bytes)
-                .map_err(|_| ())
-                .and_then(|e| CheckedEvent::check(e, now).map_err(|_| ()));
+                .map_err(EventError::from)
+                .and_then(|e| CheckedEvent::check(e, now).map_err(EventError::from));
             match event {
+                // Our clock may be behind theirs: skipped, not charged (it comes again later).
+                Err(EventError::Invalid(ValidationError::FromTheFuture { .. })) => {}
                 Ok(c) if c.header().author == *author => {
                     if !self.already_complete(&c) {
                         checked.push(c);
@@ -240,14 +251,15 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                     if let Some(held) = self.store.event(&target)?
                         && held.author() == author
                     {
-                        moderation_changed |= matches!(
-                            held.content(),
-                            Some(
-                                Payload::Label(_)
-                                    | Payload::LabelerDeclaration(_)
-                                    | Payload::List(_)
-                            )
-                        );
+                        moderation_changed |= self.is_moderation_source(&author)
+                            && matches!(
+                                held.content(),
+                                Some(
+                                    Payload::Label(_)
+                                        | Payload::LabelerDeclaration(_)
+                                        | Payload::List(_)
+                                )
+                            );
                         self.store.erase_payload(&target)?;
                     }
                 }

@@ -40,6 +40,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 /// The store setting that records the highest seq this node has signed.
 const SIGNED_SEQ_SETTING: &str = "signed_seq";
 
+/// The store setting that says every held delete has its tombstones (see
+/// `Engine::backfill_tombstones`).
+const TOMBSTONES_BACKFILLED_SETTING: &str = "tombstones_backfilled";
+
 /// Tunables of the engine. The defaults are what the daemon runs with.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -329,6 +333,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                 .put_setting(SIGNED_SEQ_SETTING, &held.to_be_bytes())?;
             engine.store.flush()?;
         }
+        engine.backfill_tombstones()?;
         engine.rebuild_moderation()?;
         engine.refresh_hosted();
         for author in engine.hosted.clone() {

@@ -364,3 +364,97 @@ fn a_deleted_label_stops_acting_at_once() {
     net.pump();
     assert_eq!(action(&net), Action::Show);
 }
+
+#[test]
+fn deletes_of_already_deleted_events_are_charged_to_the_strangers_budget() {
+    let limits = StrangerLimits {
+        per_author: 2,
+        per_topic: 100,
+    };
+    let mut node: Engine<MemoryStore, usize> = Engine::new(
+        stranger(1),
+        MemoryStore::new(),
+        EngineConfig {
+            strangers: limits,
+            ..EngineConfig::default()
+        },
+        T0,
+    )
+    .expect("engine");
+    let post = node.publish(&text("popular"), T0).expect("post");
+    let me = node.author();
+    let spammer = stranger(80);
+    let reply = sign_next(&spammer, None, T0, &reply_to(&post, "one")).expect("sign");
+    assert_eq!(
+        node.handle_gossip(&7, &me, &reply.encode(), T0),
+        Acceptance::Accept
+    );
+    let mut head = Some(reply.head());
+    let mut accepted = 0;
+    // The first delete removes held text and is always admitted; the rest name an event with
+    // no text left and must fit the budget like anything else.
+    for _ in 0..10 {
+        let delete = sign_next(
+            &spammer,
+            head.as_ref(),
+            T0,
+            &Payload::Delete(Delete {
+                targets: vec![crate::payload::DeleteTarget {
+                    id: reply.id(),
+                    topics: vec![me],
+                }],
+            }),
+        )
+        .expect("sign");
+        head = Some(delete.head());
+        if node.handle_gossip(&7, &me, &delete.encode(), T0) == Acceptance::Accept {
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, 2, "the free delete, then one more within the budget of two");
+}
+
+#[test]
+fn a_bare_header_is_never_taken_from_gossip() {
+    let mut net = Net::new(2);
+    net.follow(1, net.author(0));
+    let post = net.nodes[0].publish(&text("whole"), T0).expect("post");
+    let bare = post.without_payload();
+    assert_eq!(
+        net.nodes[1].handle_gossip(&0, &net_author(0), &bare.encode(), T0),
+        Acceptance::Ignore
+    );
+    assert!(!net.has(1, &post.id()));
+}
+
+#[test]
+fn a_deleted_declaration_stops_acting_at_once() {
+    let mut net = Net::new(2);
+    let (viewer, feed) = (0, 1);
+    net.connect(viewer, feed);
+    let declaration = net.nodes[feed]
+        .publish(
+            &Payload::LabelerDeclaration(crate::payload::LabelerDeclaration {
+                name: "desk".into(),
+                description: String::new(),
+                labels: Vec::new(),
+            }),
+            T0,
+        )
+        .expect("declare");
+    net.nodes[viewer]
+        .subscribe_feed(net_author(1), Default::default(), T0)
+        .expect("subscribe");
+    net.pump();
+    let declared = |net: &Net| {
+        net.nodes[viewer].settings().moderation.feeds[&net_author(1)]
+            .declaration
+            .is_some()
+    };
+    assert!(declared(&net));
+    net.nodes[feed]
+        .publish(&Payload::Delete(Delete::of([declaration.id()])), T0)
+        .expect("delete");
+    net.pump();
+    assert!(!declared(&net));
+}
