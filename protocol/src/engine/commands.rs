@@ -110,8 +110,10 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         self.settings.follows.insert(author);
         self.settings.moderation.follows.insert(author);
         self.save_settings()?;
-        let event = self.publish(&Payload::Follow(crate::payload::Follow { author }), now)?;
+        // Subscribed first, so the follow (published on the followed author's topic too) goes
+        // out to whoever already carries that topic.
         self.refresh_hosted();
+        let event = self.publish(&Payload::Follow(crate::payload::Follow { author }), now)?;
         // Ask the peers we have first: the DHT is searched (and providers dialled) only if none
         // of them serves the author, which `look_up_unserved` decides when their heads arrive.
         // Dialling providers of every followed author regardless would multiply connections.

@@ -411,7 +411,10 @@ fn deletes_of_already_deleted_events_are_charged_to_the_strangers_budget() {
             accepted += 1;
         }
     }
-    assert_eq!(accepted, 2, "the free delete, then one more within the budget of two");
+    assert_eq!(
+        accepted, 2,
+        "the free delete, then one more within the budget of two"
+    );
 }
 
 #[test]
