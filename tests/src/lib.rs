@@ -245,6 +245,25 @@ impl Node {
         Reply { status, body }
     }
 
+    /// POSTs raw bytes with the token and the given content type (none if `None`).
+    pub fn post_raw(&self, path: &str, content_type: Option<&str>, body: &str) -> Reply {
+        let url = format!("{}{path}", self.api);
+        let mut r = self
+            .agent
+            .post(&url)
+            .header("Authorization", &format!("Bearer {}", self.token));
+        if let Some(ct) = content_type {
+            r = r.header("Content-Type", ct);
+        }
+        let mut response = r
+            .send(body.as_bytes())
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        Reply { status, body }
+    }
+
     /// GET and decode, asserting success.
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> T {
         let reply = self.call("GET", path, None::<&()>);

@@ -159,6 +159,35 @@ fn the_api_demands_a_token_and_refuses_browsers() {
         &[("Authorization", &bearer), ("Host", "attacker.invalid:80")],
     );
     assert_eq!(rebinding.status, 403);
+    // Text after a bracketed address is not a port: not loopback.
+    let smuggled = a.call_with(
+        "GET",
+        "/v1/status",
+        None::<&()>,
+        &[("Authorization", &bearer), ("Host", "[::1]evil.example")],
+    );
+    assert_eq!(smuggled.status, 403);
+    assert_eq!(smuggled.body["error"]["code"], "forbidden_host");
+    // Bodies the API cannot read get the API's error shape, not plain text.
+    for (content_type, body, status, code) in [
+        (None, "", 415, "unsupported_media_type"),
+        (Some("application/json"), "{not json", 400, "bad_request"),
+        (
+            Some("application/json"),
+            r#"{"kind":"nonsense"}"#,
+            422,
+            "invalid_request",
+        ),
+    ] {
+        let reply = a.post_raw("/v1/events", content_type, body);
+        assert_eq!(reply.status, status, "{body}: {}", reply.body);
+        assert_eq!(reply.body["error"]["code"], code, "{body}");
+        assert!(
+            reply.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
     for file in ["api.token", "author.key", "node.key"] {
         let mode = std::fs::metadata(a.home.join(file))
             .unwrap()

@@ -3,14 +3,17 @@
 //! Requests carrying an `Origin` header (a browser page trying to reach the daemon) or a `Host`
 //! that is not loopback (DNS rebinding) are refused before the token is even looked at.
 
+mod extract;
+
 use crate::daemon::{NetCommand, Shared, now};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
+use extract::{ApiJson, ApiQuery};
 use futures::Stream;
 use handbill_protocol::api::*;
 use handbill_protocol::moderation::Preferences;
@@ -172,12 +175,25 @@ fn host_is_loopback(headers: &HeaderMap) -> bool {
         // HTTP/1.0 clients may omit Host; the socket itself is loopback-only.
         return true;
     };
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    host_name(host).is_some_and(|name| matches!(name, "127.0.0.1" | "localhost" | "::1"))
+}
+
+/// The name in a `Host` value (`name[:port]` or `[ipv6][:port]`), or `None` if the value is
+/// anything else: whatever follows the name must be a numeric port, so `[::1]evil.example` is
+/// not `::1` (a DNS-rebinding page could otherwise pass as loopback).
+fn host_name(host: &str) -> Option<&str> {
+    let (name, rest) = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split_once(']')?,
+        None => match host.split_once(':') {
+            Some((name, _)) => (name, &host[name.len()..]),
+            None => (host, ""),
+        },
     };
-    matches!(name, "127.0.0.1" | "localhost" | "::1")
+    let port_ok = rest.is_empty()
+        || rest
+            .strip_prefix(':')
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    port_ok.then_some(name)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -238,7 +254,7 @@ async fn status(State(state): State<ApiState>) -> ApiResult<Status> {
 
 async fn connect(
     State(state): State<ApiState>,
-    Json(body): Json<ConnectRequest>,
+    ApiJson(body): ApiJson<ConnectRequest>,
 ) -> Result<StatusCode, Failure> {
     let addr: libp2p::Multiaddr = body
         .addr
@@ -364,7 +380,7 @@ fn payload_of(state: &ApiState, request: PublishRequest) -> Result<Payload, Fail
 
 async fn publish(
     State(state): State<ApiState>,
-    Json(body): Json<PublishRequest>,
+    ApiJson(body): ApiJson<PublishRequest>,
 ) -> Result<(StatusCode, Json<Published>), Failure> {
     let payload = payload_of(&state, body)?;
     let event = state.shared.engine().publish(&payload, now())?;
@@ -452,7 +468,7 @@ async fn follows(State(state): State<ApiState>) -> ApiResult<Vec<AuthorId>> {
 
 async fn follow(
     State(state): State<ApiState>,
-    Json(body): Json<FollowRequest>,
+    ApiJson(body): ApiJson<FollowRequest>,
 ) -> Result<(StatusCode, Json<Published>), Failure> {
     let event = state.shared.engine().follow(body.author, now())?;
     state.shared.wake.notify_one();
@@ -501,7 +517,10 @@ fn cursor_text(item: &FeedItem) -> String {
     format!("{}:{}", item.created_at.0, item.id)
 }
 
-async fn timeline(State(state): State<ApiState>, Query(page): Query<Page>) -> ApiResult<Timeline> {
+async fn timeline(
+    State(state): State<ApiState>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> ApiResult<Timeline> {
     let limit = page.limit.unwrap_or(50).clamp(1, PAGE_ITEMS_MAX);
     let before = page.before.as_deref().map(cursor_of).transpose()?;
     let entries = state.shared.engine().timeline(before, limit, now())?;
@@ -518,7 +537,7 @@ async fn timeline(State(state): State<ApiState>, Query(page): Query<Page>) -> Ap
 async fn author(
     State(state): State<ApiState>,
     Path(author): Path<String>,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult<AuthorView> {
     let author: AuthorId = parse(&author)?;
     let limit = page.limit.unwrap_or(50).clamp(1, PAGE_ITEMS_MAX);
@@ -597,7 +616,7 @@ fn changed(
 
 async fn subscribe_feed(
     State(state): State<ApiState>,
-    Json(body): Json<FeedSubscribeRequest>,
+    ApiJson(body): ApiJson<FeedSubscribeRequest>,
 ) -> Result<StatusCode, Failure> {
     state
         .shared
@@ -619,7 +638,7 @@ async fn unsubscribe_feed(
 
 async fn moderation_options(
     State(state): State<ApiState>,
-    Json(body): Json<ModerationOptions>,
+    ApiJson(body): ApiJson<ModerationOptions>,
 ) -> Result<StatusCode, Failure> {
     changed(&state, |s| {
         s.moderation.always_show_followed = body.always_show_followed
@@ -642,7 +661,7 @@ fn one_mute(body: &MuteRequest) -> Result<(), Failure> {
 
 async fn mute(
     State(state): State<ApiState>,
-    Json(body): Json<MuteRequest>,
+    ApiJson(body): ApiJson<MuteRequest>,
 ) -> Result<StatusCode, Failure> {
     one_mute(&body)?;
     changed(&state, |s| {
@@ -662,7 +681,7 @@ async fn mute(
 
 async fn unmute(
     State(state): State<ApiState>,
-    Json(body): Json<MuteRequest>,
+    ApiJson(body): ApiJson<MuteRequest>,
 ) -> Result<StatusCode, Failure> {
     one_mute(&body)?;
     changed(&state, |s| {
@@ -682,7 +701,7 @@ async fn unmute(
 
 async fn subscribe_list(
     State(state): State<ApiState>,
-    Json(body): Json<ListSubscribeRequest>,
+    ApiJson(body): ApiJson<ListSubscribeRequest>,
 ) -> Result<StatusCode, Failure> {
     changed(&state, |s| {
         s.list_subscriptions.insert((body.owner, body.list));
@@ -691,7 +710,7 @@ async fn subscribe_list(
 
 async fn unsubscribe_list(
     State(state): State<ApiState>,
-    Json(body): Json<ListSubscribeRequest>,
+    ApiJson(body): ApiJson<ListSubscribeRequest>,
 ) -> Result<StatusCode, Failure> {
     changed(&state, |s| {
         s.list_subscriptions.remove(&(body.owner, body.list));
@@ -712,7 +731,7 @@ fn feed_label(body: &HostPolicyChange) -> Result<(AuthorId, String), Failure> {
 
 async fn refuse_label(
     State(state): State<ApiState>,
-    Json(body): Json<HostPolicyChange>,
+    ApiJson(body): ApiJson<HostPolicyChange>,
 ) -> Result<StatusCode, Failure> {
     let pair = feed_label(&body)?;
     changed(&state, |s| {
@@ -722,7 +741,7 @@ async fn refuse_label(
 
 async fn unrefuse_label(
     State(state): State<ApiState>,
-    Json(body): Json<HostPolicyChange>,
+    ApiJson(body): ApiJson<HostPolicyChange>,
 ) -> Result<StatusCode, Failure> {
     let pair = feed_label(&body)?;
     changed(&state, |s| {
@@ -732,7 +751,7 @@ async fn unrefuse_label(
 
 async fn block_author(
     State(state): State<ApiState>,
-    Json(body): Json<HostPolicyChange>,
+    ApiJson(body): ApiJson<HostPolicyChange>,
 ) -> Result<StatusCode, Failure> {
     let author = body
         .author
@@ -744,7 +763,7 @@ async fn block_author(
 
 async fn unblock_author(
     State(state): State<ApiState>,
-    Json(body): Json<HostPolicyChange>,
+    ApiJson(body): ApiJson<HostPolicyChange>,
 ) -> Result<StatusCode, Failure> {
     let author = body
         .author
@@ -848,5 +867,11 @@ mod tests {
         assert!(check("[::1]:80"));
         assert!(!check("evil.example:4000"));
         assert!(!check("127.0.0.1.evil.example"));
+        assert!(!check("[::1]evil.example"));
+        assert!(!check("[::1]:80x"));
+        assert!(!check("127.0.0.1:"));
+        assert!(!check("localhost:80:1"));
+        assert!(!check("::1"));
+        assert!(check("localhost"));
     }
 }
