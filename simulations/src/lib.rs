@@ -10,6 +10,7 @@
 //! node's router), [`world`] (the run), [`metrics`] and [`report`] (results), [`plot`] (SVG),
 //! [`sweep`] (many runs).
 
+mod adversaries;
 pub mod gossipsub;
 pub mod metrics;
 pub mod plot;

@@ -196,7 +196,7 @@ impl Node {
         }
     }
 
-    fn online(&self) -> bool {
+    pub(crate) fn online(&self) -> bool {
         self.presence == Presence::Online
     }
 
@@ -290,7 +290,7 @@ fn secret_for(seed: u64, index: u64) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
-fn timestamp(t: Micros) -> Timestamp {
+pub(crate) fn timestamp(t: Micros) -> Timestamp {
     Timestamp(EPOCH_MS + t / 1000)
 }
 
@@ -516,25 +516,8 @@ impl World {
             self.drain(n);
         }
 
-        // Spammers that replay a deleted post need one: the first author posts and deletes it
-        // before anything else, so every follower holds its header without its payload.
         if sc.spam.as_ref().is_some_and(|x| x.replay_share > 0.0) {
-            let home = self.authors[0].home;
-            if let Some(engine) = self.nodes[home as usize].engine.as_mut() {
-                let post = Payload::Post(Post {
-                    text: "deleted before the spam".into(),
-                    ..Post::default()
-                });
-                if let Ok(event) = engine.publish(&post, timestamp(0))
-                    && let Ok(delete) = engine.publish(
-                        &Payload::Delete(handbill_protocol::payload::Delete::of([event.id()])),
-                        timestamp(0),
-                    )
-                {
-                    self.authors[0].highest = delete.seq();
-                    self.deleted = Some((event.id(), event.encode().into()));
-                }
-            }
+            self.prepare_deleted_post();
         }
 
         // The overlay: a random regular graph over the initial nodes.
@@ -1954,42 +1937,6 @@ impl World {
         } else {
             stored as f64 / honest as f64
         }
-    }
-
-    /// Off-topic spam events stored, summed over honest online nodes (must be 0).
-    pub(crate) fn off_topic_stored(&self) -> u64 {
-        self.honest_online_engines()
-            .map(|engine| {
-                self.off_topic
-                    .iter()
-                    .filter(|id| engine.store().contains(id).unwrap_or(false))
-                    .count() as u64
-            })
-            .sum()
-    }
-
-    /// For the replayed deleted post: honest online nodes holding its header, and those
-    /// holding its payload (which must be none).
-    pub(crate) fn deleted_held_and_restored(&self) -> Option<(u64, u64)> {
-        let (id, _) = self.deleted.as_ref()?;
-        let mut held = 0;
-        let mut restored = 0;
-        for engine in self.honest_online_engines() {
-            if let Ok(Some(event)) = engine.store().event(id) {
-                held += 1;
-                if event.payload_bytes().is_some() {
-                    restored += 1;
-                }
-            }
-        }
-        Some((held, restored))
-    }
-
-    fn honest_online_engines(&self) -> impl Iterator<Item = &Engine<MemoryStore, NodeId>> {
-        self.nodes
-            .iter()
-            .filter(|n| n.role == Role::Honest && n.online())
-            .filter_map(|n| n.engine.as_ref())
     }
 
     /// Whether node `n` is one whose deliveries count: honest, present at the end, and a

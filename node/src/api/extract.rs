@@ -4,7 +4,6 @@
 
 use super::Failure;
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -16,14 +15,15 @@ pub struct ApiJson<T>(pub T);
 /// A query string.
 pub struct ApiQuery<T>(pub T);
 
-/// The error code for a rejected request part, by the status axum chose.
-fn code(status: StatusCode) -> &'static str {
-    match status {
+/// A rejected request part as an API failure, its code chosen by the status axum chose.
+fn failure(status: StatusCode, message: String) -> Failure {
+    let code = match status {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::UNPROCESSABLE_ENTITY => "invalid_request",
         _ => "bad_request",
-    }
+    };
+    Failure(status, code, message)
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
@@ -32,14 +32,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(request: Request, state: &S) -> Result<Self, Failure> {
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_failure(rejection)),
+            Err(rejection) => Err(failure(rejection.status(), rejection.body_text())),
         }
     }
-}
-
-fn json_failure(rejection: JsonRejection) -> Failure {
-    let status = rejection.status();
-    Failure(status, code(status), rejection.body_text())
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
@@ -48,12 +43,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Failure> {
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(value)) => Ok(ApiQuery(value)),
-            Err(rejection) => Err(query_failure(rejection)),
+            Err(rejection) => Err(failure(rejection.status(), rejection.body_text())),
         }
     }
-}
-
-fn query_failure(rejection: QueryRejection) -> Failure {
-    let status = rejection.status();
-    Failure(status, code(status), rejection.body_text())
 }

@@ -55,14 +55,10 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             return Acceptance::Ignore;
         }
         match self.store.event(&checked.id()) {
-            // Already held: not forwarded again. Gossipsub's duplicate cache forgets after
+            // Already held whole: not forwarded again. Gossipsub's duplicate cache forgets after
             // minutes, the store does not, so accepting would let anyone replaying old events
             // make every node forward them again (an amplification attack).
-            Ok(Some(held))
-                if held.payload_bytes().is_some() || checked_without_payload(&checked) =>
-            {
-                return Acceptance::Ignore;
-            }
+            Ok(Some(held)) if held.payload_bytes().is_some() => return Acceptance::Ignore,
             Ok(_) => {}
             Err(_) => return Acceptance::Ignore,
         }

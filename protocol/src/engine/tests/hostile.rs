@@ -6,7 +6,7 @@ use crate::engine::{
     Acceptance, CommandError, Engine, EngineConfig, Misbehaviour, Output, StrangerLimits,
 };
 use crate::moderation::host::HostPolicy;
-use crate::payload::{Action, Delete, EventRef, Kind, Label, LabelTarget, Payload, Post, ReplyRef};
+use crate::payload::{Action, Delete, EventRef, Kind, Payload, Post, ReplyRef};
 use crate::signature::AuthorKey;
 use crate::store::{MemoryStore, Store};
 use crate::validate::{VerifiedEvent, sign_next, sign_raw};
@@ -33,6 +33,17 @@ fn reply_to(parent: &VerifiedEvent, t: &str) -> Payload {
         reply: Some(ReplyRef { root: r, parent: r }),
         ..Post::default()
     })
+}
+
+/// A node with these stranger limits and one post of its own for strangers to reply to.
+fn popular_node(limits: StrangerLimits) -> (Engine<MemoryStore, usize>, VerifiedEvent) {
+    let config = EngineConfig {
+        strangers: limits,
+        ..EngineConfig::default()
+    };
+    let mut node = Engine::new(stranger(1), MemoryStore::new(), config, T0).expect("engine");
+    let post = node.publish(&text("popular"), T0).expect("post");
+    (node, post)
 }
 
 fn drain(engine: &mut Engine<MemoryStore, usize>) -> Vec<Output<usize>> {
@@ -210,21 +221,7 @@ fn host_policy_never_removes_the_own_log_and_the_node_never_forks() {
         .expect("policy");
     net.pump();
     let first = net.post(alice, "an honest post");
-    net.nodes[feed]
-        .publish(
-            &Payload::Label(Label {
-                target: LabelTarget::Event(EventRef {
-                    author: first.author(),
-                    id: first.id(),
-                }),
-                value: "violence".into(),
-                reason: None,
-                expires_at: None,
-                negate: false,
-            }),
-            T0,
-        )
-        .expect("label");
+    net.label(feed, &first, "violence");
     net.pump();
     assert!(net.payload(alice, &first.id()).is_some(), "own post kept");
     let second = net.post(alice, "next");
@@ -257,17 +254,7 @@ fn strangers_are_bounded_per_author_and_per_topic() {
         per_author: 3,
         per_topic: 5,
     };
-    let mut node: Engine<MemoryStore, usize> = Engine::new(
-        stranger(1),
-        MemoryStore::new(),
-        EngineConfig {
-            strangers: limits,
-            ..EngineConfig::default()
-        },
-        T0,
-    )
-    .expect("engine");
-    let post = node.publish(&text("popular"), T0).expect("post");
+    let (mut node, post) = popular_node(limits);
     let me = node.author();
     let mut stored = 0;
     // One stranger sends ten replies: three are kept.
@@ -333,21 +320,7 @@ fn a_deleted_label_stops_acting_at_once() {
         .expect("subscribe");
     net.pump();
     let post = net.post(author, "contested");
-    let label = net.nodes[moderator]
-        .publish(
-            &Payload::Label(Label {
-                target: LabelTarget::Event(EventRef {
-                    author: post.author(),
-                    id: post.id(),
-                }),
-                value: "violence".into(),
-                reason: None,
-                expires_at: None,
-                negate: false,
-            }),
-            T0,
-        )
-        .expect("label");
+    let label = net.label(moderator, &post, "violence");
     net.pump();
     let action = |net: &Net| {
         let event = net.nodes[viewer]
@@ -371,17 +344,7 @@ fn deletes_of_already_deleted_events_are_charged_to_the_strangers_budget() {
         per_author: 2,
         per_topic: 100,
     };
-    let mut node: Engine<MemoryStore, usize> = Engine::new(
-        stranger(1),
-        MemoryStore::new(),
-        EngineConfig {
-            strangers: limits,
-            ..EngineConfig::default()
-        },
-        T0,
-    )
-    .expect("engine");
-    let post = node.publish(&text("popular"), T0).expect("post");
+    let (mut node, post) = popular_node(limits);
     let me = node.author();
     let spammer = stranger(80);
     let reply = sign_next(&spammer, None, T0, &reply_to(&post, "one")).expect("sign");

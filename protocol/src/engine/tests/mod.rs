@@ -134,6 +134,23 @@ impl Net {
         e
     }
 
+    /// Node `i` labels `event` with `value` (as a moderation feed).
+    fn label(&mut self, i: usize, event: &VerifiedEvent, value: &str) -> VerifiedEvent {
+        let label = Payload::Label(Label {
+            target: LabelTarget::Event(EventRef {
+                author: event.author(),
+                id: event.id(),
+            }),
+            value: value.into(),
+            reason: None,
+            expires_at: None,
+            negate: false,
+        });
+        let e = self.nodes[i].publish(&label, T0).expect("label");
+        self.pump();
+        e
+    }
+
     fn follow(&mut self, i: usize, author: AuthorId) {
         self.nodes[i].follow(author, T0).expect("follow");
         self.pump();
@@ -515,21 +532,7 @@ fn moderation_feed_hides_for_subscribers_only_and_host_policy_refuses() {
         .expect("subscribe");
     net.pump();
     let post = net.post(author, "something violent");
-    net.nodes[moderator]
-        .publish(
-            &Payload::Label(Label {
-                target: LabelTarget::Event(EventRef {
-                    author: post.author(),
-                    id: post.id(),
-                }),
-                value: "violence".into(),
-                reason: None,
-                expires_at: None,
-                negate: false,
-            }),
-            T0,
-        )
-        .expect("label");
+    net.label(moderator, &post, "violence");
     net.pump();
     let verdict = |net: &Net, node: usize| {
         let timeline = net.nodes[node].timeline(None, 10, T0).expect("timeline");
