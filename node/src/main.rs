@@ -93,6 +93,7 @@ fn main() {
 }
 
 async fn run(args: Args) -> Result<()> {
+    raise_file_limit();
     let home = Home::at(match args.home {
         Some(home) => home,
         None => Home::default_root()?,
@@ -196,8 +197,7 @@ async fn run(args: Args) -> Result<()> {
 
     let (shared, commands) = daemon::Shared::new(engine);
     let api_port = args.api_port.unwrap_or(file.api_port);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
-        .await
+    let listener = api_listener(api_port)
         .with_context(|| format!("binding the local API on 127.0.0.1:{api_port}"))?;
     let api_addr = listener.local_addr().context("reading the API address")?;
     let token = home.new_api_token()?;
@@ -215,14 +215,12 @@ async fn run(args: Args) -> Result<()> {
         shared: Arc::clone(&shared),
         token: Arc::new(token),
     };
-    let mut api_stopped = stopped.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, api::router(state))
-            .with_graceful_shutdown(async move {
-                let _ = api_stopped.changed().await;
-            })
-            .await
-    });
+    let server = tokio::spawn(api::serve::serve(
+        listener,
+        api::router(state),
+        api::serve::ConnectionLimits::default(),
+        stopped.clone(),
+    ));
     let network = tokio::spawn(daemon::run(swarm, Arc::clone(&shared), commands, stopped));
 
     wait_for_signal().await?;
@@ -234,6 +232,24 @@ async fn run(args: Args) -> Result<()> {
     let _ = std::fs::remove_file(home.api_addr());
     eprintln!("handbilld: stopped; store flushed");
     Ok(())
+}
+
+/// The API's listening socket on loopback. A deep accept queue: under a connection flood the
+/// kernel drops connection attempts once the queue is full, and the owner's would then wait
+/// for a SYN retransmit (a second or more) instead of a turn of the accept loop.
+fn api_listener(port: u16) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind((std::net::Ipv4Addr::LOCALHOST, port).into())?;
+    socket.listen(4096)
+}
+
+/// Raises the soft limit on open files to the hard one: connection pools bound what the node
+/// holds, but a flood still needs descriptors for the moment between accept and close.
+fn raise_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+    }
 }
 
 async fn wait_for_signal() -> Result<()> {

@@ -293,6 +293,27 @@ impl Node {
         self.get("/v1/status")
     }
 
+    /// The node's status, asked on a new connection (as a new client would, not over the pooled
+    /// connection the other calls reuse).
+    pub fn status_on_new_connection(&self) -> Status {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .max_idle_connections(0)
+            .build()
+            .into();
+        let mut response = agent
+            .get(format!("{}/v1/status", self.api))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .call()
+            .unwrap_or_else(|e| panic!("GET /v1/status: {e}"));
+        assert_eq!(response.status().as_u16(), 200, "GET /v1/status");
+        response
+            .body_mut()
+            .read_json()
+            .unwrap_or_else(|e| panic!("GET /v1/status: {e}"))
+    }
+
     /// This node's author.
     pub fn author(&self) -> AuthorId {
         self.status().author

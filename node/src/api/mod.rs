@@ -4,6 +4,7 @@
 //! that is not loopback (DNS rebinding) are refused before the token is even looked at.
 
 mod extract;
+pub mod serve;
 
 use crate::daemon::{NetCommand, Shared, now};
 use axum::extract::{Path, Request, State};
@@ -167,7 +168,35 @@ async fn guard(State(state): State<ApiState>, request: Request, next: Next) -> R
         )
         .into_response();
     }
-    next.run(request).await
+    // Served through `serve::serve`, every request knows its connection; the router alone
+    // (in unit tests) has none and no pools to keep.
+    let Some(connection) = request
+        .extensions()
+        .get::<Arc<serve::Connection>>()
+        .cloned()
+    else {
+        return next.run(request).await;
+    };
+    let last = match connection.authenticated(request.uri().path() == "/v1/stream") {
+        Ok(last) => last,
+        Err(refusal) => {
+            return Failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_streams",
+                refusal.to_string(),
+            )
+            .into_response();
+        }
+    };
+    let _busy = connection.busy();
+    let mut response = next.run(request).await;
+    if last {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 fn host_is_loopback(headers: &HeaderMap) -> bool {

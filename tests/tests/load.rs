@@ -1,0 +1,150 @@
+//! The daemon under load and attack: floods of connections against real daemons, and what the
+//! owner and honest peers can still do meanwhile.
+
+use handbill_tests::*;
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The most memory a flooded daemon may hold (issue 10's bound).
+const RSS_BYTES_MAX: u64 = 200 * 1024 * 1024;
+
+/// The daemon's resident memory, from /proc.
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("daemon status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc status");
+    kib * 1024
+}
+
+/// Holds as many idle connections to `addr` as it can, up to `target`: opens them as fast as
+/// it can, a tenth of them with half a request header (slowloris), and replaces each that the
+/// daemon closes. Returns when `stop` flips; counts connections opened.
+fn hold_connections(
+    addr: SocketAddr,
+    target: usize,
+    stop: &AtomicBool,
+    opened: &AtomicUsize,
+) -> usize {
+    let mut held: VecDeque<TcpStream> = VecDeque::new();
+    let mut most = 0;
+    while !stop.load(Ordering::Relaxed) {
+        while held.len() < target && !stop.load(Ordering::Relaxed) {
+            match TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+                Ok(mut stream) => {
+                    let n = opened.fetch_add(1, Ordering::Relaxed);
+                    if n.is_multiple_of(10) {
+                        let _ = stream.write_all(b"GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+                    }
+                    let _ = stream.set_nonblocking(true);
+                    held.push_back(stream);
+                }
+                // Out of descriptors or a full queue: go and reap closed ones.
+                Err(_) => break,
+            }
+        }
+        most = most.max(held.len());
+        // Keep only the connections the daemon has not closed.
+        let mut buf = [0u8; 64];
+        held.retain_mut(|s| match s.read(&mut buf) {
+            Ok(0) => false,
+            Ok(_) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+        });
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    most
+}
+
+#[test]
+fn an_idle_connection_flood_does_not_lock_the_owner_out_of_the_api() {
+    // The attacker is this process: it needs descriptors for every connection it holds.
+    let files = rlimit::increase_nofile_limit(u64::MAX).expect("raising the file limit");
+    let target = usize::try_from(files.saturating_sub(500))
+        .unwrap_or(usize::MAX)
+        .min(20_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(dir.path(), "owner");
+    let pid = node.pid().expect("running daemon");
+    let (api, _) = node.api();
+    let addr: SocketAddr = api
+        .trim_start_matches("http://")
+        .parse()
+        .expect("API address");
+    let rss_before = rss_bytes(pid);
+    let peer_id = node.status().peer_id;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let opened = Arc::new(AtomicUsize::new(0));
+    let attacker = {
+        let (stop, opened) = (Arc::clone(&stop), Arc::clone(&opened));
+        std::thread::spawn(move || hold_connections(addr, target, &stop, &opened))
+    };
+    let flood_start = Instant::now();
+    wait_for("the attacker to open its connections", || {
+        (opened.load(Ordering::Relaxed) >= target).then_some(())
+    });
+
+    eprintln!("{target} connections opened in {:?}", flood_start.elapsed());
+    // The owner's requests while the flood goes on: each answered, and quickly.
+    let mut slowest = Duration::ZERO;
+    let mut rss_during = 0;
+    for i in 0..10 {
+        let start = Instant::now();
+        let status = node.status_on_new_connection();
+        slowest = slowest.max(start.elapsed());
+        assert_eq!(status.peer_id, peer_id, "request {i}");
+        rss_during = rss_during.max(rss_bytes(pid));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // A silent connection opened now is closed by the daemon, not held.
+    let mut silent = TcpStream::connect(addr).expect("connecting");
+    silent
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("read timeout");
+    let closed_after = Instant::now();
+    let mut buf = [0u8; 16];
+    let read = silent.read(&mut buf);
+    assert!(
+        matches!(read, Ok(0)) || read.is_err_and(|e| e.kind() != std::io::ErrorKind::WouldBlock),
+        "the daemon kept a silent connection open"
+    );
+    let silent_closed_in = closed_after.elapsed();
+
+    stop.store(true, Ordering::Relaxed);
+    let most_held = attacker.join().expect("attacker thread");
+    let total = opened.load(Ordering::Relaxed);
+    // After the flood: memory comes back down below the bound and the API still answers.
+    let rss_after = wait_for("memory to stay bounded after the flood", || {
+        let rss = rss_bytes(pid);
+        (rss <= RSS_BYTES_MAX).then_some(rss)
+    });
+    node.status_on_new_connection();
+    eprintln!(
+        "flood: {total} connections opened, at most {most_held} held at once; slowest owner \
+         request {slowest:?}; silent connection closed after {silent_closed_in:?}; RSS {} MiB \
+         before, {} MiB during, {} MiB after",
+        rss_before >> 20,
+        rss_during >> 20,
+        rss_after >> 20
+    );
+    assert!(
+        total >= target,
+        "the attacker opened only {total} connections"
+    );
+    assert!(
+        slowest <= Duration::from_secs(3),
+        "the owner waited {slowest:?} for an answer during the flood"
+    );
+    assert!(
+        rss_during <= RSS_BYTES_MAX,
+        "the daemon held {} MiB during the flood",
+        rss_during >> 20
+    );
+}
