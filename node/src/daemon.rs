@@ -91,18 +91,78 @@ impl Shared {
     }
 }
 
-/// Requests in flight, so responses and failures reach the engine with their request.
+/// Requests in flight, so responses and failures reach the engine with their request, and the
+/// addresses the engine's redials go to.
 #[derive(Default)]
 struct Pending {
     requests: BTreeMap<request_response::OutboundRequestId, (PeerId, Request)>,
     // Looked up by id only, never iterated, so hash order cannot leak into behaviour.
     provider_queries: HashMap<kad::QueryId, AuthorId>,
+    addresses: AddressBook,
+    /// The remote IP of each direct connection, to check the addresses a peer announces.
+    connected_ips: HashMap<libp2p::swarm::ConnectionId, std::net::IpAddr>,
+}
+
+/// Where peers can be dialled: addresses this node dialled them at, and the listen addresses
+/// they announce on the IP they connected from (never another IP: a peer must not be able to
+/// point this node's redials at a third party). Bounded in peers and addresses per peer.
+#[derive(Default)]
+struct AddressBook {
+    // Looked up by peer only, never iterated.
+    by_peer: HashMap<PeerId, Vec<Multiaddr>>,
+}
+
+impl AddressBook {
+    const PEERS_MAX: usize = 1024;
+    const ADDRESSES_PER_PEER: usize = 4;
+
+    fn add(&mut self, peer: PeerId, addr: Multiaddr) {
+        let addr = match peer_of(&addr) {
+            Some(_) => addr,
+            None => addr.with(Protocol::P2p(peer)),
+        };
+        if !self.by_peer.contains_key(&peer) && self.by_peer.len() >= Self::PEERS_MAX {
+            return;
+        }
+        let addresses = self.by_peer.entry(peer).or_default();
+        addresses.retain(|a| *a != addr);
+        addresses.insert(0, addr);
+        addresses.truncate(Self::ADDRESSES_PER_PEER);
+    }
+
+    fn of(&self, peer: &PeerId) -> Vec<Multiaddr> {
+        self.by_peer.get(peer).cloned().unwrap_or_default()
+    }
+}
+
+/// Whether a ping failure says the connection is dead: the ping or the opening of its stream
+/// timed out. libp2p's ping reports a failure only after two in a row. Other ping errors come
+/// from peers that lack or half-speak ping (js-libp2p closes its ping stream after each reply)
+/// and say nothing of the link; closing on those would drop such peers for nothing.
+fn ping_timed_out(failure: &libp2p::ping::Failure) -> bool {
+    match failure {
+        libp2p::ping::Failure::Timeout => true,
+        libp2p::ping::Failure::Other { error } => error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut),
+        libp2p::ping::Failure::Unsupported => false,
+    }
+}
+
+/// The IP in an address, if any.
+fn ip_of(addr: &Multiaddr) -> Option<std::net::IpAddr> {
+    addr.iter().find_map(|p| match p {
+        Protocol::Ip4(a) => Some(a.into()),
+        Protocol::Ip6(a) => Some(a.into()),
+        _ => None,
+    })
 }
 
 /// Runs the network loop until `shutdown` flips, then flushes the store.
 pub async fn run(
     mut swarm: Swarm<Behaviour>,
     shared: Arc<Shared>,
+    known_peers: Vec<Multiaddr>,
     mut commands: mpsc::Receiver<NetCommand>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
@@ -110,6 +170,13 @@ pub async fn run(
     {
         let mut net = shared.net();
         net.peer_id = swarm.local_peer_id().to_string();
+    }
+    // Peers from earlier runs: the engine's upkeep dials them, now and whenever they are lost.
+    for addr in known_peers {
+        if let Some(peer) = peer_of(&addr) {
+            pending.addresses.add(peer, addr);
+            shared.engine().add_known_peer(peer, now());
+        }
     }
     loop {
         drain(&mut swarm, &shared, &mut pending);
@@ -212,9 +279,31 @@ fn drain(swarm: &mut Swarm<Behaviour>, shared: &Shared, pending: &mut Pending) {
                 }
             }
             Output::Dial(peer) => {
-                if let Err(e) = swarm.dial(peer) {
-                    tracing::debug!(%peer, "cannot dial provider: {e}");
+                let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                    .addresses(pending.addresses.of(&peer))
+                    .extend_addresses_through_behaviour()
+                    .condition(libp2p::swarm::dial_opts::PeerCondition::DisconnectedAndNotDialing)
+                    .build();
+                match swarm.dial(opts) {
+                    Ok(()) => tracing::debug!(%peer, "dialling"),
+                    // Already connected or dialling: nothing failed.
+                    Err(libp2p::swarm::DialError::DialPeerConditionFalse(_)) => {}
+                    Err(e) => {
+                        tracing::debug!(%peer, "cannot dial: {e}");
+                        engine.handle_dial_failed(&peer, now());
+                    }
                 }
+            }
+            Output::RandomWalk => match swarm.behaviour_mut().kad.as_mut() {
+                // A lookup of a random key connects to the peers it asks on the way.
+                Some(kad) => {
+                    kad.get_closest_peers(PeerId::random());
+                }
+                None => tracing::debug!("few connections, and no DHT to find more"),
+            },
+            Output::Disconnect(peer) => {
+                tracing::debug!(%peer, "closing an idle connection: over the connection limit");
+                let _ = swarm.disconnect_peer_id(peer);
             }
             Output::Misbehaved {
                 peer,
@@ -271,10 +360,19 @@ fn on_swarm_event(
             peer_id,
             num_established,
             endpoint,
+            connection_id,
             ..
         } => {
+            if !endpoint.is_relayed()
+                && let Some(ip) = ip_of(endpoint.get_remote_address())
+            {
+                pending.connected_ips.insert(connection_id, ip);
+            }
             // Remember addresses we dialled (the peer listens there), to reconnect after a restart.
             if endpoint.is_dialer() && !endpoint.is_relayed() {
+                pending
+                    .addresses
+                    .add(peer_id, endpoint.get_remote_address().clone());
                 let addr = endpoint.get_remote_address().clone();
                 let addr = if peer_of(&addr).is_some() {
                     addr
@@ -296,16 +394,29 @@ fn on_swarm_event(
             }
         }
         SwarmEvent::ConnectionClosed {
+            connection_id,
+            num_established,
+            ..
+        } if num_established > 0 => {
+            pending.connected_ips.remove(&connection_id);
+        }
+        SwarmEvent::ConnectionClosed {
             peer_id,
-            num_established: 0,
+            connection_id,
             ..
         } => {
+            pending.connected_ips.remove(&connection_id);
             tracing::info!(%peer_id, "disconnected");
             shared.net().peers.remove(&peer_id.to_string());
             shared.engine().handle_disconnected(&peer_id, now());
         }
         SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
             tracing::debug!(?peer_id, "dial failed: {error}");
+            if let Some(peer) = peer_id
+                && !swarm.is_connected(&peer)
+            {
+                shared.engine().handle_dial_failed(&peer, now());
+            }
         }
         SwarmEvent::Behaviour(event) => on_behaviour_event(swarm, shared, pending, event),
         _ => {}
@@ -413,12 +524,33 @@ fn on_behaviour_event(
                 pending.provider_queries.remove(&id);
             }
         }
-        BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+        BehaviourEvent::Identify(identify::Event::Received {
+            peer_id,
+            info,
+            connection_id,
+        }) => {
+            // Where the peer listens, on the IP it came from: what a redial can use.
+            let observed = pending.connected_ips.get(&connection_id).copied();
+            for addr in &info.listen_addrs {
+                if observed.is_some() && ip_of(addr) == observed {
+                    pending.addresses.add(peer_id, addr.clone());
+                }
+            }
             if let Some(kad) = swarm.behaviour_mut().kad.as_mut() {
                 for addr in info.listen_addrs {
                     kad.add_address(&peer_id, addr);
                 }
             }
+        }
+        BehaviourEvent::Ping(libp2p::ping::Event {
+            peer,
+            connection,
+            result: Err(failure),
+        }) if ping_timed_out(&failure) => {
+            // A connection that stops answering pings is dead (a link down, a NAT mapping
+            // gone) even if TCP has not noticed: close it so upkeep redials.
+            tracing::info!(%peer, "ping timed out; closing the connection: {failure}");
+            swarm.close_connection(connection);
         }
         BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
             for (peer, addr) in found {

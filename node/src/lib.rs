@@ -3,6 +3,7 @@
 //! `handbilld` (in `main.rs`) wires these together; they are a library so end-to-end tests and
 //! measurement tools can build real peers from the same parts.
 
+pub mod address_limits;
 pub mod api;
 pub mod config;
 pub mod daemon;

@@ -9,7 +9,7 @@ use clap::Parser;
 use handbill_node::home::Home;
 use handbill_node::{api, config, daemon, network, store};
 use handbill_protocol::engine::{Engine, EngineConfig, ReputationLimits};
-use libp2p::{Multiaddr, identity, noise, tcp, yamux};
+use libp2p::{Multiaddr, Transport, identity, noise, tcp, yamux};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -152,12 +152,19 @@ async fn run(args: Args) -> Result<()> {
 
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(node_key)
         .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )?
         .with_quic()
+        // TCP as `with_tcp` builds it, plus the handshake timeout it lacks.
+        .with_other_transport(
+            |key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
+                Ok(
+                    tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+                        .upgrade(libp2p::core::upgrade::Version::V1Lazy)
+                        .authenticate(noise::Config::new(key)?)
+                        .multiplex(yamux::Config::default())
+                        .timeout(network::HANDSHAKE_TIMEOUT),
+                )
+            },
+        )?
         .with_relay_client(noise::Config::new, yamux::Config::default)?
         .with_behaviour(|key, relay| {
             network::Behaviour::new(
@@ -188,11 +195,11 @@ async fn run(args: Args) -> Result<()> {
             tracing::warn!("cannot dial bootstrap peer {addr}: {e}");
         }
     }
-    for addr in known_peers.iter().filter(|a| !bootstrap.contains(a)) {
-        if let Ok(addr) = addr.parse::<Multiaddr>() {
-            let _ = daemon::dial(&mut swarm, addr);
-        }
-    }
+    let known_peers: Vec<Multiaddr> = known_peers
+        .iter()
+        .filter(|a| !bootstrap.contains(a))
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let peer_id = *swarm.local_peer_id();
 
     let (shared, commands) = daemon::Shared::new(engine);
@@ -221,7 +228,13 @@ async fn run(args: Args) -> Result<()> {
         api::serve::ConnectionLimits::default(),
         stopped.clone(),
     ));
-    let network = tokio::spawn(daemon::run(swarm, Arc::clone(&shared), commands, stopped));
+    let network = tokio::spawn(daemon::run(
+        swarm,
+        Arc::clone(&shared),
+        known_peers,
+        commands,
+        stopped,
+    ));
 
     wait_for_signal().await?;
     tracing::info!("shutting down");

@@ -32,6 +32,10 @@ pub fn topic_author(topic: &gossipsub::TopicHash) -> Option<AuthorId> {
     topic.as_str().strip_prefix(TOPIC_PREFIX)?.parse().ok()
 }
 
+/// How long a new connection may take to complete its handshake (security and multiplexer
+/// negotiation) before it is dropped: a silent connection otherwise holds a pending slot forever.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Largest gossip message gossipsub lets through to validation: well above the event limit, so
 /// an oversized message reaches the engine, is rejected there and costs its sender, instead of
 /// being dropped inside gossipsub's handler where nobody is charged for it.
@@ -110,6 +114,8 @@ pub struct Behaviour {
     pub dcutr: dcutr::Behaviour,
     /// Bounds connections.
     pub limits: connection_limits::Behaviour,
+    /// Bounds connections per address, so one machine cannot fill the node.
+    pub address_limits: crate::address_limits::Behaviour,
     /// Peers banned for misbehaviour: disconnected and refused until the engine lifts the ban.
     pub banned: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
 }
@@ -170,7 +176,14 @@ impl Behaviour {
                 identify::Config::new(IDENTIFY_PROTOCOL.into(), key.public())
                     .with_agent_version(format!("handbilld/{}", env!("CARGO_PKG_VERSION"))),
             ),
-            ping: ping::Behaviour::new(ping::Config::new()),
+            // Pings every 5 s with a 10 s timeout: a dead connection (link down, NAT mapping
+            // gone) is found within about 30 s (ping reports the second failure in a row,
+            // the first ping timing out and then the opening of the next ping stream).
+            ping: ping::Behaviour::new(
+                ping::Config::new()
+                    .with_interval(Duration::from_secs(5))
+                    .with_timeout(Duration::from_secs(10)),
+            ),
             gossipsub: gossip,
             kad: Toggle::from(enable_dht.then_some(kad)),
             mdns: Toggle::from(mdns),
@@ -192,7 +205,10 @@ impl Behaviour {
                 connection_limits::ConnectionLimits::default()
                     .with_max_established(Some(256))
                     .with_max_established_per_peer(Some(4))
-                    .with_max_pending_incoming(Some(64)),
+                    .with_max_pending_incoming(Some(128)),
+            ),
+            address_limits: crate::address_limits::Behaviour::new(
+                crate::address_limits::AddressLimits::default(),
             ),
             banned: allow_block_list::Behaviour::default(),
         })

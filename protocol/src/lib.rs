@@ -22,6 +22,7 @@ pub mod payload;
 pub mod signature;
 pub mod store;
 pub mod time;
+pub mod upkeep;
 pub mod validate;
 pub mod wire;
 

@@ -363,6 +363,10 @@ impl World {
         let config = EngineConfig {
             signature_memo: self.memo.clone(),
             providers_dialled_max: self.sc.overlay.dial_providers,
+            // The overlay's own `maintain` redials and walks (its rounds are per scenario, and
+            // a per-second engine round for every node would dominate large runs); see
+            // ARCHITECTURE.md on moving it onto the engine's upkeep.
+            upkeep: None,
             ..EngineConfig::default()
         };
         let key = AuthorKey::from_secret_bytes(secret);
@@ -1282,6 +1286,8 @@ impl World {
                 self.queue.push(at, Ev::Providers { node: n, topic });
             }
             Output::Dial(peer) => self.dial(n, peer),
+            // Only emitted by the engine's upkeep, which is off here (see `engine_for`).
+            Output::RandomWalk | Output::Disconnect(_) => {}
             Output::Misbehaved { .. } => self.tally.misbehaved += 1,
             Output::LogInconsistent { .. } => self.tally.log_inconsistencies += 1,
             // Simulated peers are never disconnected for misbehaviour: the scenarios measure

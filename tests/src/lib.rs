@@ -5,6 +5,7 @@
 //! [`Node`] is dropped, so a failing test leaves nothing running.
 
 pub mod hostile;
+pub mod netns;
 
 use handbill_protocol::api::*;
 use handbill_protocol::{AuthorId, EventId};
@@ -128,6 +129,9 @@ pub struct Node {
     agent: ureq::Agent,
     /// Extra arguments it was started with, for restarts.
     args: Vec<String>,
+    /// The network namespace it runs in, if not the test's own (API calls are made from
+    /// there too, since its loopback is the namespace's).
+    netns: Option<String>,
 }
 
 /// A response: status code and JSON body (or `Value::Null`).
@@ -146,9 +150,29 @@ impl Node {
 
     /// Starts a daemon on an existing or new home with extra arguments.
     pub fn start_with(home: PathBuf, args: Vec<String>) -> Node {
+        Node::start_inner(home, args, None)
+    }
+
+    /// Starts a daemon inside a network namespace (listening on its loopback and wherever
+    /// `args` add).
+    pub fn start_in(netns: &netns::Netns, home: PathBuf, args: Vec<String>) -> Node {
+        Node::start_inner(home, args, Some(netns.name.clone()))
+    }
+
+    fn start_inner(home: PathBuf, args: Vec<String>, netns: Option<String>) -> Node {
         let _ = std::fs::remove_file(home.join("api.addr"));
         let log = std::fs::File::create(home.with_extension("log")).expect("daemon log file");
-        let child = Command::new(bin_dir().join("handbilld"))
+        let daemon = bin_dir().join("handbilld");
+        let mut command = match &netns {
+            // `ip netns exec` execs the daemon, so the child's pid is the daemon's.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(&daemon);
+                c
+            }
+            None => Command::new(&daemon),
+        };
+        let child = command
             .arg("--home")
             .arg(&home)
             .args(["--listen", "/ip4/127.0.0.1/tcp/0"])
@@ -181,6 +205,7 @@ impl Node {
             token,
             agent,
             args,
+            netns,
         };
         wait_for("the daemon to listen for peers", || {
             node.status().listen_addrs.first().cloned()
@@ -204,6 +229,33 @@ impl Node {
         method: &str,
         path: &str,
         body: Option<&impl Serialize>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let body = body.map(|b| serde_json::to_value(b).expect("a JSON body"));
+        self.in_netns(|| self.call_here(method, path, body.as_ref(), headers))
+    }
+
+    /// Runs `f` where the daemon's loopback is: on a thread in its namespace, if it has one.
+    fn in_netns<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        match &self.netns {
+            None => f(),
+            Some(name) => std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        netns::Netns::enter_named(name);
+                        f()
+                    })
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            }),
+        }
+    }
+
+    fn call_here(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
         let url = format!("{}{path}", self.api);
@@ -409,7 +461,7 @@ impl Node {
         self.kill();
         let mut args = self.args.clone();
         args.extend(extra);
-        let fresh = Node::start_with(self.home.clone(), args);
+        let fresh = Node::start_inner(self.home.clone(), args, self.netns.clone());
         *self = fresh;
     }
 

@@ -1,6 +1,7 @@
 //! The daemon under load and attack: floods of connections against real daemons, and what the
 //! owner and honest peers can still do meanwhile.
 
+use handbill_tests::netns;
 use handbill_tests::*;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -146,5 +147,170 @@ fn an_idle_connection_flood_does_not_lock_the_owner_out_of_the_api() {
         rss_during <= RSS_BYTES_MAX,
         "the daemon held {} MiB during the flood",
         rss_during >> 20
+    );
+}
+
+#[test]
+fn one_address_holding_silent_connections_does_not_keep_peers_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let attacker_ns = netns::Netns::new("p2pflood");
+    let link = netns::Link::new(None, &attacker_ns);
+    let alice = Node::start_with(
+        dir.path().join("alice"),
+        vec![
+            "--no-discover".into(),
+            "--listen".into(),
+            format!("/ip4/{}/tcp/0", link.a_ip),
+        ],
+    );
+    let listen = alice.status().listen_addrs;
+    let port_on_link: u16 = listen
+        .iter()
+        .find_map(|a| {
+            a.strip_prefix(&format!("/ip4/{}/tcp/", link.a_ip))
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|p| p.parse().ok())
+        })
+        .expect("alice listens on the link");
+    let loopback = listen
+        .iter()
+        .find(|a| a.starts_with("/ip4/127.0.0.1/"))
+        .expect("alice listens on loopback")
+        .clone();
+
+    // The attacker, from its own address, keeps 100 silent connections open for 45 s.
+    let stop = Arc::new(AtomicBool::new(false));
+    let opened = Arc::new(AtomicUsize::new(0));
+    let flood_for = Duration::from_secs(45);
+    let attacker = {
+        let (stop, opened) = (Arc::clone(&stop), Arc::clone(&opened));
+        let target = SocketAddr::from((link.a_ip, port_on_link));
+        let name = attacker_ns.name.clone();
+        std::thread::spawn(move || {
+            netns::Netns::enter_named(&name);
+            let start = Instant::now();
+            let mut held: Vec<TcpStream> = Vec::new();
+            let mut most_alive = 0;
+            while start.elapsed() < flood_for && !stop.load(Ordering::Relaxed) {
+                while held.len() < 100 {
+                    match TcpStream::connect_timeout(&target, Duration::from_secs(1)) {
+                        Ok(stream) => {
+                            let _ = stream.set_nonblocking(true);
+                            opened.fetch_add(1, Ordering::Relaxed);
+                            held.push(stream);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let mut buf = [0u8; 64];
+                held.retain_mut(|s| match s.read(&mut buf) {
+                    Ok(0) => false,
+                    Ok(_) => true,
+                    Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+                });
+                most_alive = most_alive.max(held.len());
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            most_alive
+        })
+    };
+    let flood_start = Instant::now();
+    wait_for("the attacker's connections", || {
+        (opened.load(Ordering::Relaxed) >= 100).then_some(())
+    });
+
+    // An honest peer from another address connects, follows and receives a post meanwhile.
+    let bob = Node::start(dir.path(), "bob");
+    let reply = bob.call(
+        "POST",
+        "/v1/connect",
+        Some(&handbill_protocol::api::ConnectRequest { addr: loopback }),
+    );
+    assert_eq!(reply.status, 202, "connect: {}", reply.body);
+    let alice_peer = alice.status().peer_id;
+    wait_for("bob's connection to alice during the flood", || {
+        bob.status().peers.contains(&alice_peer).then_some(())
+    });
+    bob.follow(alice.author());
+    let post = alice.post_text("still reachable");
+    bob.wait_for_event(&post);
+    let received_after = flood_start.elapsed();
+    assert!(
+        !attacker.is_finished(),
+        "the flood ended before bob got the post; the test proves nothing"
+    );
+    let most_alive = attacker.join().expect("attacker thread");
+    eprintln!(
+        "p2p flood: {} connections opened from one address, at most {most_alive} alive at once; \
+         honest peer got the post {received_after:?} into the flood",
+        opened.load(Ordering::Relaxed)
+    );
+    drop(link);
+}
+
+/// The node's listen address on `ip`.
+fn listen_addr_on(node: &Node, ip: std::net::Ipv4Addr) -> String {
+    node.status()
+        .listen_addrs
+        .into_iter()
+        .find(|a| a.starts_with(&format!("/ip4/{ip}/")))
+        .unwrap_or_else(|| panic!("no listen address on {ip}"))
+}
+
+#[test]
+fn peers_whose_link_was_cut_reconnect_by_themselves_and_converge() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (home_a, home_b) = (netns::Netns::new("heal-a"), netns::Netns::new("heal-b"));
+    let link = netns::Link::new(Some(&home_a), &home_b);
+    // No DHT: only upkeep's redials can bring them back together.
+    let start = |ns: &netns::Netns, name: &str, ip: std::net::Ipv4Addr| {
+        Node::start_in(
+            ns,
+            dir.path().join(name),
+            vec![
+                "--no-discover".into(),
+                "--listen".into(),
+                format!("/ip4/{ip}/tcp/0"),
+            ],
+        )
+    };
+    let alice = start(&home_a, "alice", link.a_ip);
+    let bob = start(&home_b, "bob", link.b_ip);
+    let reply = bob.call(
+        "POST",
+        "/v1/connect",
+        Some(&handbill_protocol::api::ConnectRequest {
+            addr: listen_addr_on(&alice, link.a_ip),
+        }),
+    );
+    assert_eq!(reply.status, 202, "connect: {}", reply.body);
+    let (alice_peer, bob_peer) = (alice.status().peer_id, bob.status().peer_id);
+    wait_for("the first connection", || {
+        bob.status().peers.contains(&alice_peer).then_some(())
+    });
+    bob.follow(alice.author());
+    alice.follow(bob.author());
+    let before = alice.post_text("before the cut");
+    bob.wait_for_event(&before);
+
+    // Cut the link until both sides have given the connection up (ping timeouts).
+    link.set_up(false);
+    let cut = Instant::now();
+    wait_for("both sides to close the dead connection", || {
+        (alice.status().peers.is_empty() && bob.status().peers.is_empty()).then_some(())
+    });
+    let noticed = cut.elapsed();
+    let during_a = alice.post_text("written while cut off");
+    let during_b = bob.post_text("bob, also cut off");
+    link.set_up(true);
+    let healed = Instant::now();
+    // Nobody calls connect: upkeep redials, and backfill carries what each missed.
+    bob.wait_for_event(&during_a);
+    alice.wait_for_event(&during_b);
+    assert!(alice.status().peers.contains(&bob_peer));
+    eprintln!(
+        "healing: dead connection closed {noticed:?} after the cut; posts converged {:?} after \
+         the link came back",
+        healed.elapsed()
     );
 }

@@ -1,10 +1,12 @@
 //! Host discovery: when too few connected peers serve a hosted author, look it up in the DHT
-//! and dial what the lookup finds; periodic work on timeouts.
+//! and dial what the lookup finds; connection upkeep (see [`crate::upkeep`]); periodic work on
+//! timeouts.
 
 use super::{Engine, Output};
 use crate::id::AuthorId;
 use crate::store::Store;
 use crate::time::Timestamp;
+use crate::upkeep::UpkeepAction;
 
 impl<S: Store, P: Ord + Clone> Engine<S, P> {
     /// DHT lookup results: nodes that host `author`.
@@ -26,11 +28,27 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         }
     }
 
+    /// A peer learnt of outside a connection (remembered from an earlier run, configured):
+    /// connection upkeep redials it while it is not connected.
+    pub fn add_known_peer(&mut self, peer: P, now: Timestamp) {
+        if let Some(upkeep) = self.upkeep.as_mut() {
+            upkeep.add_known(peer, now);
+        }
+    }
+
+    /// A dial to `peer` failed: its next redial waits longer.
+    pub fn handle_dial_failed(&mut self, peer: &P, now: Timestamp) {
+        if let Some(upkeep) = self.upkeep.as_mut() {
+            upkeep.dial_failed(peer, now);
+        }
+    }
+
     /// Time passed: run periodic work that is due.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         for peer in self.reputation.expire(now) {
             self.push(Output::Unban(peer));
         }
+        self.keep_connections(now);
         if now < self.next_heads_round {
             self.look_up_unserved(now);
             return;
@@ -88,5 +106,26 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             .values()
             .filter(|p| p.heads.contains_key(author))
             .count()
+    }
+
+    /// Runs a connection-upkeep round if one is due.
+    fn keep_connections(&mut self, now: Timestamp) {
+        let Some(upkeep) = self.upkeep.as_mut() else {
+            return;
+        };
+        // Peers that hold nothing the node hosts are the ones it can let go.
+        let idle = self
+            .peers
+            .iter()
+            .filter(|(_, state)| state.heads.is_empty())
+            .map(|(peer, _)| peer.clone());
+        let actions = upkeep.round(now, idle, self.peers.len());
+        for action in actions {
+            self.push(match action {
+                UpkeepAction::Redial(peer) => Output::Dial(peer),
+                UpkeepAction::RandomWalk => Output::RandomWalk,
+                UpkeepAction::Disconnect(peer) => Output::Disconnect(peer),
+            });
+        }
     }
 }

@@ -73,6 +73,9 @@ pub struct EngineConfig {
     pub strangers: StrangerLimits,
     /// What misbehaviour costs a peer.
     pub reputation: ReputationLimits,
+    /// Connection upkeep (redialling lost peers, random walks, letting idle peers go); `None`
+    /// leaves connections entirely to the driver.
+    pub upkeep: Option<crate::upkeep::UpkeepConfig>,
 }
 
 impl Default for EngineConfig {
@@ -89,6 +92,7 @@ impl Default for EngineConfig {
             signature_memo: None,
             strangers: StrangerLimits::default(),
             reputation: ReputationLimits::default(),
+            upkeep: Some(crate::upkeep::UpkeepConfig::default()),
         }
     }
 }
@@ -145,8 +149,13 @@ pub enum Output<P> {
     StopProviding(AuthorId),
     /// Look up which nodes host the author.
     FindProviders(AuthorId),
-    /// Connect to a peer (a provider of a followed author).
+    /// Connect to a peer: a provider of a hosted author, or a known peer that was lost.
     Dial(P),
+    /// Find new peers: the node has too few connections (a DHT random walk).
+    RandomWalk,
+    /// Close the connections to a peer that serves nothing the node hosts: the node holds
+    /// more connections than it keeps.
+    Disconnect(P),
     /// A peer broke the protocol. The driver sets the peer's gossip application score to
     /// `score` (it only ever goes down while offences accumulate).
     Misbehaved {
@@ -288,6 +297,8 @@ pub struct Engine<S: Store, P: Ord + Clone> {
     /// recomputed when a claim is withdrawn), so finding backfill work costs O(authors), not
     /// O(peers × authors), when there is none.
     best_heads: BTreeMap<AuthorId, u64>,
+    /// Known peers and when to redial them.
+    upkeep: Option<crate::upkeep::Upkeep<P>>,
     /// Stranger events admitted this hour per hosted topic.
     strangers: StrangerBudget,
     /// Offences and bans per peer.
@@ -321,6 +332,10 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             keys,
             lookups: BTreeMap::new(),
             best_heads: BTreeMap::new(),
+            upkeep: config
+                .upkeep
+                .clone()
+                .map(|c| crate::upkeep::Upkeep::new(c, now)),
             strangers: StrangerBudget::new(config.strangers),
             reputation: Reputation::new(config.reputation),
             config,
@@ -383,6 +398,10 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         let next_check = self.lookups.values().min().copied();
         let next = next_check.map_or(self.next_heads_round, |c| c.min(self.next_heads_round));
+        let next = self
+            .upkeep
+            .as_ref()
+            .map_or(next, |u| u.next_round().min(next));
         Some(
             self.reputation
                 .next_expiry()

@@ -13,9 +13,12 @@ use std::collections::BTreeSet;
 
 impl<S: Store, P: Ord + Clone> Engine<S, P> {
     /// A connection to `peer` was established.
-    pub fn handle_connected(&mut self, peer: P, _now: Timestamp) {
+    pub fn handle_connected(&mut self, peer: P, now: Timestamp) {
         if self.peers.contains_key(&peer) {
             return;
+        }
+        if let Some(upkeep) = self.upkeep.as_mut() {
+            upkeep.connected(peer.clone(), now);
         }
         self.peers.insert(peer.clone(), PeerState::default());
         let authors: Vec<AuthorId> = self.hosted.iter().copied().collect();
@@ -31,6 +34,9 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
 
     /// The last connection to `peer` closed.
     pub fn handle_disconnected(&mut self, peer: &P, now: Timestamp) {
+        if let Some(upkeep) = self.upkeep.as_mut() {
+            upkeep.disconnected(peer, now);
+        }
         if let Some(state) = self.peers.remove(peer) {
             self.recompute_best_heads(state.heads.keys().copied());
         }
@@ -226,6 +232,10 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             score: penalty.score,
         });
         if let Some(until) = penalty.banned_until {
+            // A banned peer is not one to redial.
+            if let Some(upkeep) = self.upkeep.as_mut() {
+                upkeep.forget(peer);
+            }
             self.push(Output::Ban {
                 peer: peer.clone(),
                 until,

@@ -28,7 +28,12 @@ impl Net {
         let nodes = (0..n)
             .map(|i| {
                 let key = AuthorKey::from_secret_bytes(&[i + 1; 32]);
-                Engine::new(key, MemoryStore::new(), EngineConfig::default(), T0).expect("engine")
+                // The tests connect nodes themselves; upkeep has its own tests.
+                let config = EngineConfig {
+                    upkeep: None,
+                    ..EngineConfig::default()
+                };
+                Engine::new(key, MemoryStore::new(), config, T0).expect("engine")
             })
             .collect();
         Net {
@@ -773,4 +778,41 @@ fn a_moderation_feed_nobody_serves_is_looked_up_like_a_follow() {
         outputs.contains(&Output::FindProviders(feed)),
         "a feed needs hosts as much as a follow: {outputs:?}"
     );
+}
+
+#[test]
+fn a_lost_peer_is_redialled_by_upkeep_and_a_banned_one_is_not() {
+    let key = AuthorKey::from_secret_bytes(&[1; 32]);
+    let mut node: Engine<MemoryStore, usize> =
+        Engine::new(key, MemoryStore::new(), EngineConfig::default(), T0).expect("engine");
+    let dials = |node: &mut Engine<MemoryStore, usize>| -> Vec<usize> {
+        std::iter::from_fn(|| node.poll_output())
+            .filter_map(|o| match o {
+                Output::Dial(p) => Some(p),
+                _ => None,
+            })
+            .collect()
+    };
+    node.handle_connected(5, T0);
+    node.handle_connected(6, T0);
+    node.handle_disconnected(&5, T0.saturating_add_millis(1_000));
+    node.handle_disconnected(&6, T0.saturating_add_millis(1_000));
+    // Peer 6 misbehaves until banned: it is forgotten, not redialled.
+    for _ in 0..10 {
+        node.handle_malformed(&6, T0.saturating_add_millis(1_000));
+    }
+    let _ = dials(&mut node);
+    let due = node.poll_timeout().expect("a timeout");
+    let mut at = due;
+    let mut redialled = Vec::new();
+    while at < T0.saturating_add_millis(10_000) {
+        node.handle_timeout(at);
+        redialled.extend(dials(&mut node));
+        at = node
+            .poll_timeout()
+            .expect("a timeout")
+            .max(at.saturating_add_millis(1));
+    }
+    assert_eq!(redialled.first(), Some(&5), "the lost peer is redialled");
+    assert!(!redialled.contains(&6), "a banned peer is not");
 }
