@@ -29,14 +29,25 @@ pub enum Address {
 }
 
 impl Address {
-    /// The address a remote multiaddr counts against, if it names one.
+    /// The address a connection counts against: its remote IP, or the relay for a relayed
+    /// one (an inbound circuit's remote address is only `/p2p/SOURCE`; its local address names
+    /// the relay).
+    pub fn of_connection(local: &Multiaddr, remote: &Multiaddr) -> Option<Address> {
+        Address::of(remote).or_else(|| Address::of(local))
+    }
+
+    /// The address a multiaddr counts against, if it names one.
     pub fn of(remote: &Multiaddr) -> Option<Address> {
         let mut ip = None;
         let mut last_peer = None;
         for part in remote.iter() {
             match part {
                 Protocol::Ip4(a) => ip = Some(IpAddr::V4(a)),
-                Protocol::Ip6(a) => ip = Some(IpAddr::V6(a)),
+                // One IPv6 user holds a whole /64: count the prefix, not the address.
+                Protocol::Ip6(a) => {
+                    let prefix = u128::from(a) & !((1u128 << 64) - 1);
+                    ip = Some(IpAddr::V6(prefix.into()));
+                }
                 Protocol::P2p(peer) => last_peer = Some(peer),
                 // Everything before the circuit names the relay.
                 Protocol::P2pCircuit => return last_peer.map(Address::Relay),
@@ -130,10 +141,10 @@ impl Behaviour {
     fn establish(
         &mut self,
         connection: ConnectionId,
-        remote: &Multiaddr,
+        address: Option<Address>,
     ) -> Result<THandler<Self>, ConnectionDenied> {
         self.end_pending(connection);
-        if let Some(address) = Address::of(remote) {
+        if let Some(address) = address {
             Self::check(
                 &self.established_count,
                 address,
@@ -154,10 +165,10 @@ impl NetworkBehaviour for Behaviour {
     fn handle_pending_inbound_connection(
         &mut self,
         connection: ConnectionId,
-        _local: &Multiaddr,
+        local: &Multiaddr,
         remote: &Multiaddr,
     ) -> Result<(), ConnectionDenied> {
-        if let Some(address) = Address::of(remote) {
+        if let Some(address) = Address::of_connection(local, remote) {
             Self::check(
                 &self.pending_count,
                 address,
@@ -174,10 +185,10 @@ impl NetworkBehaviour for Behaviour {
         &mut self,
         connection: ConnectionId,
         _peer: PeerId,
-        _local: &Multiaddr,
+        local: &Multiaddr,
         remote: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.establish(connection, remote)
+        self.establish(connection, Address::of_connection(local, remote))
     }
 
     fn handle_established_outbound_connection(
@@ -188,7 +199,7 @@ impl NetworkBehaviour for Behaviour {
         _role: Endpoint,
         _port_use: PortUse,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.establish(connection, remote)
+        self.establish(connection, Address::of(remote))
     }
 
     fn on_swarm_event(&mut self, event: FromSwarm) {
@@ -244,6 +255,14 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(Address::of(&relayed), Some(Address::Relay(relay)));
+        let inbound_circuit: Multiaddr = format!("/p2p/{}", PeerId::random()).parse().unwrap();
+        assert_eq!(
+            Address::of_connection(&relayed, &inbound_circuit),
+            Some(Address::Relay(relay))
+        );
+        let a: Multiaddr = "/ip6/2001:db8::1/tcp/1".parse().unwrap();
+        let b: Multiaddr = "/ip6/2001:db8::ffff:2/tcp/1".parse().unwrap();
+        assert_eq!(Address::of(&a), Address::of(&b), "one /64, one address");
     }
 
     #[test]

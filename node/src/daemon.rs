@@ -15,7 +15,7 @@ use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, kad, mdns, request_r
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 /// The engine as the daemon runs it.
 pub type NodeEngine = Engine<SledStore, PeerId>;
@@ -47,11 +47,44 @@ pub struct NetInfo {
     pub peers: BTreeSet<String>,
 }
 
+/// A job for the engine's owner: it runs with the engine and replies on its own channel.
+type Job = Box<dyn FnOnce(&mut NodeEngine) + Send>;
+
+/// How many API jobs may wait for the engine before callers wait to send.
+const JOBS_QUEUED_MAX: usize = 64;
+
+/// The engine is gone: the network task stopped (the daemon is shutting down).
+#[derive(Debug, thiserror::Error)]
+#[error("the node is shutting down")]
+pub struct EngineGone;
+
+/// The way to the engine from other tasks. The network task owns the engine; others send it
+/// jobs over a bounded channel and await the reply, so no lock is shared and a slow API call
+/// delays only what queues behind it (iroh-gossip's actor is the model).
+#[derive(Clone)]
+pub struct EngineHandle {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl EngineHandle {
+    /// Runs `f` with the engine and returns its result.
+    pub async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut NodeEngine) -> R + Send + 'static,
+    ) -> Result<R, EngineGone> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |engine| {
+            let _ = reply.send(f(engine));
+        });
+        self.jobs.send(job).await.map_err(|_| EngineGone)?;
+        answer.await.map_err(|_| EngineGone)
+    }
+}
+
 /// State shared between the network loop and the API.
 pub struct Shared {
-    engine: Mutex<NodeEngine>,
-    /// Wakes the network loop to drain engine outputs after an API call.
-    pub wake: Notify,
+    /// The engine, through its owner.
+    pub engine: EngineHandle,
     /// Newly stored events, for the API's event stream.
     pub stored: broadcast::Sender<FeedItem>,
     /// Commands to the network loop.
@@ -60,27 +93,29 @@ pub struct Shared {
     pub net: Mutex<NetInfo>,
 }
 
+/// What the network loop receives from the rest of the daemon.
+pub struct Inbox {
+    commands: mpsc::Receiver<NetCommand>,
+    jobs: mpsc::Receiver<Job>,
+}
+
 impl Shared {
-    /// Creates the shared state; returns it and the command receiver for the network loop.
-    pub fn new(engine: NodeEngine) -> (Arc<Shared>, mpsc::Receiver<NetCommand>) {
-        let (commands, receiver) = mpsc::channel(64);
+    /// Creates the shared state; returns it and the inbox of the network loop.
+    pub fn new() -> (Arc<Shared>, Inbox) {
+        let (commands, command_receiver) = mpsc::channel(64);
+        let (jobs, job_receiver) = mpsc::channel(JOBS_QUEUED_MAX);
         let (stored, _) = broadcast::channel(1024);
         let shared = Arc::new(Shared {
-            engine: Mutex::new(engine),
-            wake: Notify::new(),
+            engine: EngineHandle { jobs },
             stored,
             commands,
             net: Mutex::new(NetInfo::default()),
         });
-        (shared, receiver)
-    }
-
-    /// Locks the engine. A panic while holding it would be a bug; the lock is recovered so the
-    /// daemon can still shut down and flush.
-    pub fn engine(&self) -> MutexGuard<'_, NodeEngine> {
-        self.engine
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        let inbox = Inbox {
+            commands: command_receiver,
+            jobs: job_receiver,
+        };
+        (shared, inbox)
     }
 
     /// Network facts.
@@ -101,15 +136,21 @@ struct Pending {
     addresses: AddressBook,
     /// The remote IP of each direct connection, to check the addresses a peer announces.
     connected_ips: HashMap<libp2p::swarm::ConnectionId, std::net::IpAddr>,
+    /// Dials made on purpose (bootstrap addresses without a peer id, `connect`): the peer they
+    /// reach joins the engine's book of peers to keep.
+    wanted: std::collections::HashSet<libp2p::swarm::ConnectionId>,
 }
 
 /// Where peers can be dialled: addresses this node dialled them at, and the listen addresses
 /// they announce on the IP they connected from (never another IP: a peer must not be able to
-/// point this node's redials at a third party). Bounded in peers and addresses per peer.
+/// point this node's redials at a third party). Bounded: the peer added longest ago leaves
+/// first, and each peer keeps its four latest addresses.
 #[derive(Default)]
 struct AddressBook {
     // Looked up by peer only, never iterated.
     by_peer: HashMap<PeerId, Vec<Multiaddr>>,
+    /// Peers in the order they were first added, for eviction.
+    order: std::collections::VecDeque<PeerId>,
 }
 
 impl AddressBook {
@@ -121,8 +162,13 @@ impl AddressBook {
             Some(_) => addr,
             None => addr.with(Protocol::P2p(peer)),
         };
-        if !self.by_peer.contains_key(&peer) && self.by_peer.len() >= Self::PEERS_MAX {
-            return;
+        if !self.by_peer.contains_key(&peer) {
+            if self.by_peer.len() >= Self::PEERS_MAX
+                && let Some(oldest) = self.order.pop_front()
+            {
+                self.by_peer.remove(&oldest);
+            }
+            self.order.push_back(peer);
         }
         let addresses = self.by_peer.entry(peer).or_default();
         addresses.retain(|a| *a != addr);
@@ -158,12 +204,15 @@ fn ip_of(addr: &Multiaddr) -> Option<std::net::IpAddr> {
     })
 }
 
-/// Runs the network loop until `shutdown` flips, then flushes the store.
+/// Runs the network loop until `shutdown` flips, then flushes the store. It owns the engine:
+/// run it on a thread of its own (`spawn_blocking`), since the engine's store work (flushes,
+/// scans) blocks, and the API's tasks must not wait behind it.
 pub async fn run(
     mut swarm: Swarm<Behaviour>,
+    mut engine: NodeEngine,
     shared: Arc<Shared>,
+    mut inbox: Inbox,
     known_peers: Vec<Multiaddr>,
-    mut commands: mpsc::Receiver<NetCommand>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
     let mut pending = Pending::default();
@@ -171,25 +220,38 @@ pub async fn run(
         let mut net = shared.net();
         net.peer_id = swarm.local_peer_id().to_string();
     }
-    // Peers from earlier runs: the engine's upkeep dials them, now and whenever they are lost.
+    // Configured peers and those of earlier runs: the engine's upkeep dials them, now and
+    // whenever they are lost. An address without a peer id is dialled once, on purpose.
     for addr in known_peers {
-        if let Some(peer) = peer_of(&addr) {
-            pending.addresses.add(peer, addr);
-            shared.engine().add_known_peer(peer, now());
+        match peer_of(&addr) {
+            Some(peer) => {
+                pending.addresses.add(peer, addr);
+                engine.add_known_peer(peer, now());
+            }
+            None => match dial(&mut swarm, addr.clone()) {
+                Ok(id) => {
+                    pending.wanted.insert(id);
+                }
+                Err(e) => tracing::warn!("cannot dial {addr}: {e}"),
+            },
         }
     }
     loop {
-        drain(&mut swarm, &shared, &mut pending);
-        let due = shared.engine().poll_timeout();
+        drain(&mut swarm, &mut engine, &shared, &mut pending);
+        let due = engine.poll_timeout();
         let sleep = due.map_or(Duration::from_secs(60), |t| {
             Duration::from_millis(t.0.saturating_sub(now().0))
         });
         tokio::select! {
-            event = swarm.select_next_some() => on_swarm_event(&mut swarm, &shared, &mut pending, event),
-            () = shared.wake.notified() => {}
-            Some(command) = commands.recv() => match command {
+            event = swarm.select_next_some() => {
+                on_swarm_event(&mut swarm, &mut engine, &shared, &mut pending, event)
+            }
+            Some(job) = inbox.jobs.recv() => job(&mut engine),
+            Some(command) = inbox.commands.recv() => match command {
                 NetCommand::Dial(addr, reply) => {
-                    let result = dial(&mut swarm, addr);
+                    let result = dial(&mut swarm, addr).map(|id| {
+                        pending.wanted.insert(id);
+                    });
                     let _ = reply.send(result);
                 }
                 NetCommand::PeerScores(reply) => {
@@ -199,20 +261,27 @@ pub async fn run(
                     let _ = reply.send(scores);
                 }
             },
-            () = tokio::time::sleep(sleep) => shared.engine().handle_timeout(now()),
+            () = tokio::time::sleep(sleep) => engine.handle_timeout(now()),
             _ = shutdown.changed() => break,
         }
     }
-    let mut store = shared.engine().store().clone();
+    let mut store = engine.store().clone();
     handbill_protocol::store::Store::flush(&mut store).context("flushing the store at shutdown")
 }
 
-/// Dials an address, teaching Kademlia about it when it names a peer.
-pub fn dial(swarm: &mut Swarm<Behaviour>, addr: Multiaddr) -> Result<(), String> {
+/// Dials an address, teaching Kademlia about it when it names a peer; returns the connection's
+/// id.
+pub fn dial(
+    swarm: &mut Swarm<Behaviour>,
+    addr: Multiaddr,
+) -> Result<libp2p::swarm::ConnectionId, String> {
     if let (Some(peer), Some(kad)) = (peer_of(&addr), swarm.behaviour_mut().kad.as_mut()) {
         kad.add_address(&peer, addr.clone());
     }
-    swarm.dial(addr).map_err(|e| e.to_string())
+    let opts = libp2p::swarm::dial_opts::DialOpts::from(addr);
+    let id = opts.connection_id();
+    swarm.dial(opts).map_err(|e| e.to_string())?;
+    Ok(id)
 }
 
 /// The peer an address names, from its last `/p2p/` component.
@@ -226,8 +295,12 @@ pub fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
 }
 
 /// Carries out every queued engine output.
-fn drain(swarm: &mut Swarm<Behaviour>, shared: &Shared, pending: &mut Pending) {
-    let mut engine = shared.engine();
+fn drain(
+    swarm: &mut Swarm<Behaviour>,
+    engine: &mut NodeEngine,
+    shared: &Shared,
+    pending: &mut Pending,
+) {
     while let Some(output) = engine.poll_output() {
         let behaviour = swarm.behaviour_mut();
         match output {
@@ -279,11 +352,16 @@ fn drain(swarm: &mut Swarm<Behaviour>, shared: &Shared, pending: &mut Pending) {
                 }
             }
             Output::Dial(peer) => {
+                let known = pending.addresses.of(&peer);
                 let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
-                    .addresses(pending.addresses.of(&peer))
-                    .extend_addresses_through_behaviour()
-                    .condition(libp2p::swarm::dial_opts::PeerCondition::DisconnectedAndNotDialing)
-                    .build();
+                    .condition(libp2p::swarm::dial_opts::PeerCondition::DisconnectedAndNotDialing);
+                // The address book's addresses when it has some (checked against the IP the
+                // peer came from); otherwise what the behaviours know (a host found in the DHT).
+                let opts = if known.is_empty() {
+                    opts.build()
+                } else {
+                    opts.addresses(known).build()
+                };
                 match swarm.dial(opts) {
                     Ok(()) => tracing::debug!(%peer, "dialling"),
                     // Already connected or dialling: nothing failed.
@@ -346,6 +424,7 @@ fn drain(swarm: &mut Swarm<Behaviour>, shared: &Shared, pending: &mut Pending) {
 
 fn on_swarm_event(
     swarm: &mut Swarm<Behaviour>,
+    engine: &mut NodeEngine,
     shared: &Shared,
     pending: &mut Pending,
     event: SwarmEvent<BehaviourEvent>,
@@ -379,18 +458,17 @@ fn on_swarm_event(
                 } else {
                     addr.with(Protocol::P2p(peer_id))
                 };
-                if let Err(e) = shared
-                    .engine()
-                    .store()
-                    .remember_peer(&addr.to_string(), now())
-                {
+                if let Err(e) = engine.store().remember_peer(&addr.to_string(), now()) {
                     tracing::warn!("cannot remember peer {addr}: {e}");
                 }
             }
             if num_established.get() == 1 {
                 tracing::info!(%peer_id, addr = %endpoint.get_remote_address(), "connected");
                 shared.net().peers.insert(peer_id.to_string());
-                shared.engine().handle_connected(peer_id, now());
+                engine.handle_connected(peer_id, now());
+            }
+            if pending.wanted.remove(&connection_id) {
+                engine.add_known_peer(peer_id, now());
             }
         }
         SwarmEvent::ConnectionClosed {
@@ -408,24 +486,29 @@ fn on_swarm_event(
             pending.connected_ips.remove(&connection_id);
             tracing::info!(%peer_id, "disconnected");
             shared.net().peers.remove(&peer_id.to_string());
-            shared.engine().handle_disconnected(&peer_id, now());
+            engine.handle_disconnected(&peer_id, now());
         }
-        SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+        SwarmEvent::OutgoingConnectionError {
+            peer_id,
+            error,
+            connection_id,
+        } => {
             tracing::debug!(?peer_id, "dial failed: {error}");
+            pending.wanted.remove(&connection_id);
             if let Some(peer) = peer_id
                 && !swarm.is_connected(&peer)
             {
-                shared.engine().handle_dial_failed(&peer, now());
+                engine.handle_dial_failed(&peer, now());
             }
         }
-        SwarmEvent::Behaviour(event) => on_behaviour_event(swarm, shared, pending, event),
+        SwarmEvent::Behaviour(event) => on_behaviour_event(swarm, engine, pending, event),
         _ => {}
     }
 }
 
 fn on_behaviour_event(
     swarm: &mut Swarm<Behaviour>,
-    shared: &Shared,
+    engine: &mut NodeEngine,
     pending: &mut Pending,
     event: BehaviourEvent,
 ) {
@@ -436,12 +519,9 @@ fn on_behaviour_event(
             message,
         }) => {
             let acceptance = match topic_author(&message.topic) {
-                Some(author) => shared.engine().handle_gossip(
-                    &propagation_source,
-                    &author,
-                    &message.data,
-                    now(),
-                ),
+                Some(author) => {
+                    engine.handle_gossip(&propagation_source, &author, &message.data, now())
+                }
                 // Not a topic we subscribe to: nothing of ours to judge it by.
                 None => Acceptance::Ignore,
             };
@@ -464,7 +544,7 @@ fn on_behaviour_event(
                     request, channel, ..
                 } => match Request::decode(&request) {
                     Ok(request) => {
-                        let response = shared.engine().handle_request(&peer, request, now());
+                        let response = engine.handle_request(&peer, request, now());
                         let _ = swarm
                             .behaviour_mut()
                             .replication
@@ -472,7 +552,7 @@ fn on_behaviour_event(
                     }
                     Err(e) => {
                         tracing::warn!(%peer, "malformed replication request: {e}");
-                        shared.engine().handle_malformed(&peer, now());
+                        engine.handle_malformed(&peer, now());
                     }
                 },
                 request_response::Message::Response {
@@ -480,7 +560,6 @@ fn on_behaviour_event(
                     response,
                 } => {
                     if let Some((peer, request)) = pending.requests.remove(&request_id) {
-                        let mut engine = shared.engine();
                         match Response::decode(&response) {
                             Ok(response) => {
                                 engine.handle_response(&peer, &request, response, now())
@@ -502,9 +581,7 @@ fn on_behaviour_event(
         }) => {
             if let Some((peer, request)) = pending.requests.remove(&request_id) {
                 tracing::debug!(%peer, "replication request failed: {error}");
-                shared
-                    .engine()
-                    .handle_request_failed(&peer, &request, now());
+                engine.handle_request_failed(&peer, &request, now());
             }
         }
         BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
@@ -518,7 +595,7 @@ fn on_behaviour_event(
             {
                 let local = *swarm.local_peer_id();
                 let found: Vec<PeerId> = providers.into_iter().filter(|p| *p != local).collect();
-                shared.engine().handle_providers(author, found);
+                engine.handle_providers(author, found);
             }
             if step.last {
                 pending.provider_queries.remove(&id);

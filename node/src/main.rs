@@ -187,22 +187,24 @@ async fn run(args: Args) -> Result<()> {
             .listen_on(addr.clone())
             .with_context(|| format!("cannot listen on {addr}"))?;
     }
+    // Bootstrap peers first, then those of earlier runs; the network loop dials them all.
+    let mut known: Vec<Multiaddr> = Vec::new();
     for addr in &bootstrap {
-        let addr: Multiaddr = addr
-            .parse()
-            .with_context(|| format!("bootstrap address {addr} is not a multiaddr"))?;
-        if let Err(e) = daemon::dial(&mut swarm, addr.clone()) {
-            tracing::warn!("cannot dial bootstrap peer {addr}: {e}");
-        }
+        known.push(
+            addr.parse()
+                .with_context(|| format!("bootstrap address {addr} is not a multiaddr"))?,
+        );
     }
-    let known_peers: Vec<Multiaddr> = known_peers
-        .iter()
-        .filter(|a| !bootstrap.contains(a))
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    known.extend(
+        known_peers
+            .iter()
+            .filter(|a| !bootstrap.contains(a))
+            .filter_map(|a| a.parse::<Multiaddr>().ok()),
+    );
+    let known_peers = known;
     let peer_id = *swarm.local_peer_id();
 
-    let (shared, commands) = daemon::Shared::new(engine);
+    let (shared, inbox) = daemon::Shared::new();
     let api_port = args.api_port.unwrap_or(file.api_port);
     let listener = api_listener(api_port)
         .with_context(|| format!("binding the local API on 127.0.0.1:{api_port}"))?;
@@ -228,13 +230,20 @@ async fn run(args: Args) -> Result<()> {
         api::serve::ConnectionLimits::default(),
         stopped.clone(),
     ));
-    let network = tokio::spawn(daemon::run(
-        swarm,
-        Arc::clone(&shared),
-        known_peers,
-        commands,
-        stopped,
-    ));
+    // The network task owns the engine and does its blocking store work: a thread of its own
+    // (the swarm's connection tasks still run on the runtime's workers, as does the API).
+    let runtime = tokio::runtime::Handle::current();
+    let network_shared = Arc::clone(&shared);
+    let network = tokio::task::spawn_blocking(move || {
+        runtime.block_on(daemon::run(
+            swarm,
+            engine,
+            network_shared,
+            inbox,
+            known_peers,
+            stopped,
+        ))
+    });
 
     wait_for_signal().await?;
     tracing::info!("shutting down");

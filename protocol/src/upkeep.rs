@@ -30,6 +30,10 @@ pub struct UpkeepConfig {
     pub connections_max: usize,
     /// How often upkeep runs, in milliseconds.
     pub round_ms: u64,
+    /// A connection that lasted less than this, in milliseconds, counts as a failed dial when
+    /// it closes: a peer that accepts and then drops us (full, or banning us) is not redialled
+    /// every few seconds.
+    pub stable_ms: u64,
 }
 
 impl Default for UpkeepConfig {
@@ -43,6 +47,7 @@ impl Default for UpkeepConfig {
             walk_interval_ms: 60_000,
             connections_max: 96,
             round_ms: 1_000,
+            stable_ms: 30_000,
         }
     }
 }
@@ -61,6 +66,8 @@ pub enum UpkeepAction<P> {
 #[derive(Clone, Debug)]
 struct Known {
     connected: bool,
+    /// When the current (or last) connection came up.
+    connected_at: Timestamp,
     /// Failed redials in a row since the last connection.
     failures: u32,
     /// When the next redial is due (only when not connected).
@@ -89,46 +96,56 @@ impl<P: Ord + Clone> Upkeep<P> {
         }
     }
 
-    /// A peer learnt of outside a connection (remembered from an earlier run, configured):
-    /// redialled at the next round if not connected.
-    pub fn add_known(&mut self, peer: P, now: Timestamp) {
-        if self.known.contains_key(&peer) {
+    /// A peer worth keeping a connection to (configured, remembered from an earlier run,
+    /// connected to on purpose, a host of a hosted author): redialled whenever it is not
+    /// connected. Only these are in the book; peers that merely pass by (inbound, DHT
+    /// contacts) are not, or every one of them would be redialled forever.
+    pub fn add_known(&mut self, peer: P, connected: bool, now: Timestamp) {
+        if let Some(entry) = self.known.get_mut(&peer) {
+            if connected && !entry.connected {
+                entry.connected = true;
+                entry.connected_at = now;
+            }
             return;
         }
         self.make_room();
         self.known.insert(
             peer,
             Known {
-                connected: false,
+                connected,
+                connected_at: now,
                 failures: 0,
                 next_dial: now,
-                last_connected: Timestamp(0),
+                // A peer from an earlier run ranks as if last seen now: it is no staler than
+                // the peers of this run.
+                last_connected: now,
             },
         );
     }
 
     /// A connection to `peer` is up.
-    pub fn connected(&mut self, peer: P, now: Timestamp) {
-        if !self.known.contains_key(&peer) {
-            self.make_room();
+    pub fn connected(&mut self, peer: &P, now: Timestamp) {
+        if let Some(entry) = self.known.get_mut(peer) {
+            entry.connected = true;
+            entry.connected_at = now;
+            entry.last_connected = now;
         }
-        let entry = self.known.entry(peer).or_insert(Known {
-            connected: true,
-            failures: 0,
-            next_dial: now,
-            last_connected: now,
-        });
-        entry.connected = true;
-        entry.failures = 0;
-        entry.last_connected = now;
     }
 
-    /// The last connection to `peer` closed: redial it after the initial delay.
+    /// The last connection to `peer` closed: redial it after the initial delay if the
+    /// connection had lasted, else back off as after a failed dial.
     pub fn disconnected(&mut self, peer: &P, now: Timestamp) {
+        let config = &self.config;
         if let Some(entry) = self.known.get_mut(peer) {
             entry.connected = false;
             entry.last_connected = now;
-            entry.next_dial = now.saturating_add_millis(self.config.redial_initial_ms);
+            if now.0.saturating_sub(entry.connected_at.0) >= config.stable_ms {
+                entry.failures = 0;
+                entry.next_dial = now.saturating_add_millis(config.redial_initial_ms);
+            } else {
+                entry.failures = entry.failures.saturating_add(1);
+                entry.next_dial = now.saturating_add_millis(backoff(config, entry.failures));
+            }
         }
     }
 
@@ -195,9 +212,13 @@ impl<P: Ord + Clone> Upkeep<P> {
         }
         if connections > self.config.connections_max {
             let surplus = connections - self.config.connections_max;
-            for peer in idle.into_iter().take(surplus) {
-                actions.push(UpkeepAction::Disconnect(peer));
-            }
+            // Peers in the book are kept on purpose; letting one go would only redial it.
+            let spare: Vec<P> = idle
+                .into_iter()
+                .filter(|p| !self.known.contains_key(p))
+                .take(surplus)
+                .collect();
+            actions.extend(spare.into_iter().map(UpkeepAction::Disconnect));
         }
         actions
     }
@@ -207,11 +228,12 @@ impl<P: Ord + Clone> Upkeep<P> {
         if self.known.len() < self.config.known_max {
             return;
         }
+        // The stalest disconnected peer; if every one is connected, the one connected longest
+        // ago (it is still connected, just no longer redialled when lost).
         let stalest = self
             .known
             .iter()
-            .filter(|(_, k)| !k.connected)
-            .min_by_key(|(_, k)| k.last_connected)
+            .min_by_key(|(_, k)| (k.connected, k.last_connected))
             .map(|(p, _)| p.clone());
         if let Some(peer) = stalest {
             self.known.remove(&peer);
@@ -241,6 +263,7 @@ mod tests {
             walk_interval_ms: 60_000,
             connections_max: 4,
             round_ms: 500,
+            stable_ms: 30_000,
         }
     }
 
@@ -257,14 +280,15 @@ mod tests {
     #[test]
     fn a_lost_peer_is_redialled_with_growing_backoff_until_it_connects() {
         let mut upkeep = Upkeep::new(config(), Timestamp(0));
-        upkeep.connected(7, Timestamp(0));
-        upkeep.connected(8, Timestamp(0));
+        upkeep.add_known(7, true, Timestamp(0));
+        upkeep.add_known(8, true, Timestamp(0));
         assert!(redials(&upkeep.round(Timestamp(0), [], 2)).is_empty());
-        upkeep.disconnected(&7, Timestamp(10_000));
-        assert!(redials(&upkeep.round(Timestamp(10_500), [], 1)).is_empty());
-        assert_eq!(redials(&upkeep.round(Timestamp(11_000), [], 1)), vec![7]);
+        // Up for longer than `stable_ms`: redialled after the initial delay.
+        upkeep.disconnected(&7, Timestamp(40_000));
+        assert!(redials(&upkeep.round(Timestamp(40_500), [], 1)).is_empty());
+        assert_eq!(redials(&upkeep.round(Timestamp(41_000), [], 1)), vec![7]);
         // Failures double the wait, up to the maximum.
-        let mut at = 11_000;
+        let mut at = 41_000;
         let mut waits = Vec::new();
         for _ in 0..5 {
             upkeep.dial_failed(&7, Timestamp(at));
@@ -279,18 +303,57 @@ mod tests {
             at = t;
         }
         assert_eq!(waits, vec![2_000, 4_000, 8_000, 8_000, 8_000]);
-        upkeep.connected(7, Timestamp(at));
+        upkeep.connected(&7, Timestamp(at));
         assert!(redials(&upkeep.round(Timestamp(at + 100_000), [], 2)).is_empty());
+    }
+
+    #[test]
+    fn a_peer_that_drops_us_at_once_is_redialled_with_backoff_not_every_round() {
+        let mut upkeep = Upkeep::new(config(), Timestamp(0));
+        upkeep.add_known(7, false, Timestamp(0));
+        let mut at = 0;
+        let mut gaps = Vec::new();
+        let mut last = 0;
+        for _ in 0..4 {
+            // Dialled, connected, dropped a moment later.
+            loop {
+                at += 500;
+                if redials(&upkeep.round(Timestamp(at), [], 1)) == vec![7] {
+                    break;
+                }
+            }
+            gaps.push(at - last);
+            last = at;
+            upkeep.connected(&7, Timestamp(at + 10));
+            upkeep.disconnected(&7, Timestamp(at + 20));
+        }
+        assert!(
+            gaps.windows(2).all(|w| w[1] > w[0]) || gaps[2..].iter().all(|g| *g >= 8_000),
+            "backoff grows: {gaps:?}"
+        );
+        // A connection that lasted resets the backoff.
+        upkeep.connected(&7, Timestamp(at + 100));
+        upkeep.disconnected(&7, Timestamp(at + 100 + 30_000));
+        let next = at + 100 + 30_000 + 1_000;
+        assert_eq!(redials(&upkeep.round(Timestamp(next), [], 1)), vec![7]);
+    }
+
+    #[test]
+    fn only_peers_added_on_purpose_are_redialled() {
+        let mut upkeep: Upkeep<u32> = Upkeep::new(config(), Timestamp(0));
+        upkeep.connected(&9, Timestamp(0));
+        upkeep.disconnected(&9, Timestamp(100_000));
+        assert!(redials(&upkeep.round(Timestamp(200_000), [], 1)).is_empty());
     }
 
     #[test]
     fn the_book_is_bounded_and_forgets_the_stalest_disconnected_peer() {
         let mut upkeep = Upkeep::new(config(), Timestamp(0));
         for (peer, at) in [(1, 100), (2, 200), (3, 300)] {
-            upkeep.connected(peer, Timestamp(at));
+            upkeep.add_known(peer, true, Timestamp(0));
             upkeep.disconnected(&peer, Timestamp(at));
         }
-        upkeep.add_known(4, Timestamp(400));
+        upkeep.add_known(4, false, Timestamp(400));
         assert_eq!(upkeep.known_len(), 3);
         let due = redials(&upkeep.round(Timestamp(10_000), [], 0));
         assert_eq!(due, vec![2, 3, 4], "peer 1 was the stalest");

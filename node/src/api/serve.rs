@@ -51,7 +51,10 @@ impl Default for ConnectionLimits {
             authenticated_max: 128,
             streams_max: 32,
             idle: Duration::from_secs(30),
-            header_read: Duration::from_secs(5),
+            // hyper also times the wait for the next request on a kept-alive connection with
+            // this, so it is the idle timeout too; the first request of a connection is bounded
+            // by `authenticate_within`.
+            header_read: Duration::from_secs(30),
             requests_per_connection: 1000,
         }
     }
@@ -83,6 +86,10 @@ pub enum Refusal {
     /// Every event-stream slot is taken.
     #[error("too many event streams are open (at most {0}); close one and retry")]
     TooManyStreams(usize),
+    /// The connection was closed (pushed out of its pool, or past its deadline) while its
+    /// request was read.
+    #[error("this connection was closed by the server; retry on a new one")]
+    Closed,
 }
 
 impl Connection {
@@ -164,7 +171,7 @@ impl Registry {
             .filter(|e| e.pool == Pool::Unauthenticated)
             .count();
         if unauthenticated >= self.limits.unauthenticated_max {
-            Self::close_oldest(&mut entries, Pool::Unauthenticated, |_| true);
+            Self::close_oldest(&mut entries, Pool::Unauthenticated);
         }
         entries.insert(
             id,
@@ -180,8 +187,11 @@ impl Registry {
     fn promote(&self, id: u64, target: Pool) -> Result<(), Refusal> {
         let mut entries = self.entries();
         let current = entries.get(&id).map(|e| e.pool);
-        if current == Some(target) || current.is_none() {
-            return Ok(());
+        match current {
+            // Its close is on the way: run nothing on it.
+            None => return Err(Refusal::Closed),
+            Some(pool) if pool == target => return Ok(()),
+            Some(_) => {}
         }
         let cap = match target {
             Pool::Stream => self.limits.streams_max,
@@ -214,10 +224,10 @@ impl Registry {
         Ok(())
     }
 
-    fn close_oldest(entries: &mut BTreeMap<u64, Entry>, pool: Pool, also: impl Fn(&Entry) -> bool) {
+    fn close_oldest(entries: &mut BTreeMap<u64, Entry>, pool: Pool) {
         let oldest = entries
             .values()
-            .find(|e| e.pool == pool && also(e))
+            .find(|e| e.pool == pool)
             .map(|e| e.connection.id);
         if let Some(entry) = oldest.and_then(|id| entries.remove(&id)) {
             entry.connection.close.notify_one();
@@ -344,7 +354,8 @@ pub async fn serve(
         tokio::task::yield_now().await;
     }
     sweeper.abort();
-    // Open connections (streams above all) end when the runtime stops.
+    // Close every connection: the node is stopping, and open streams would hold it forever.
+    // A request already in the engine's queue completes there or fails as the engine stops.
     let entries = std::mem::take(&mut *registry.entries());
     for entry in entries.into_values() {
         entry.connection.close.notify_one();
@@ -367,9 +378,14 @@ async fn serve_connection(
         let mut router = router.clone();
         async move { router.call(request).await }
     });
+    // Removed from the registry however this ends, a panic in a handler included.
+    let _entry = Deregister(Arc::clone(&connection));
     let served = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read)
+        // Headers bigger than this are refused: 512 unauthenticated connections each holding
+        // hyper's default buffer (~400 KB) would be 200 MB.
+        .max_buf_size(HEADER_BUFFER_BYTES)
         .serve_connection(io, service);
     tokio::select! {
         result = served => {
@@ -379,5 +395,16 @@ async fn serve_connection(
         }
         () = connection.close.notified() => {}
     }
-    connection.registry.remove(connection.id);
+}
+
+/// The read buffer of a connection, which bounds a request's header (hyper's minimum is 8 KiB).
+const HEADER_BUFFER_BYTES: usize = 16 * 1024;
+
+/// Takes a connection out of the registry when its task ends.
+struct Deregister(Arc<Connection>);
+
+impl Drop for Deregister {
+    fn drop(&mut self) {
+        self.0.registry.remove(self.0.id);
+    }
 }

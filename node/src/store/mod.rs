@@ -53,8 +53,21 @@ pub struct SledStore {
     peers: Tree,
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+fn backend(e: sled::Error) -> StoreError {
+    match &e {
+        sled::Error::Io(io) if is_disk_full(io) => StoreError::Full,
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+/// Whether an IO error means the disk (or the quota) is full. sled then refuses every write
+/// until the daemon restarts, which is what a full disk should do: refuse, and keep what was
+/// written.
+fn is_disk_full(e: &std::io::Error) -> bool {
+    // ENOSPC and EDQUOT on Linux.
+    e.kind() == std::io::ErrorKind::StorageFull
+        || e.kind() == std::io::ErrorKind::QuotaExceeded
+        || matches!(e.raw_os_error(), Some(28 | 122))
 }
 
 fn tx_error(e: TransactionError<StoreError>) -> StoreError {

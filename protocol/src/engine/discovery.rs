@@ -28,11 +28,12 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         }
     }
 
-    /// A peer learnt of outside a connection (remembered from an earlier run, configured):
-    /// connection upkeep redials it while it is not connected.
+    /// A peer worth keeping a connection to (configured, remembered from an earlier run,
+    /// connected to on purpose): connection upkeep redials it whenever it is not connected.
     pub fn add_known_peer(&mut self, peer: P, now: Timestamp) {
+        let connected = self.peers.contains_key(&peer);
         if let Some(upkeep) = self.upkeep.as_mut() {
-            upkeep.add_known(peer, now);
+            upkeep.add_known(peer, connected, now);
         }
     }
 
@@ -113,11 +114,12 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         let Some(upkeep) = self.upkeep.as_mut() else {
             return;
         };
-        // Peers that hold nothing the node hosts are the ones it can let go.
+        // Peers that answered about what the node hosts and hold none of it are the ones it
+        // can let go; a peer yet to answer may be the host it just dialled.
         let idle = self
             .peers
             .iter()
-            .filter(|(_, state)| state.heads.is_empty())
+            .filter(|(_, state)| !state.answered.is_empty() && state.heads.is_empty())
             .map(|(peer, _)| peer.clone());
         let actions = upkeep.round(now, idle, self.peers.len());
         for action in actions {

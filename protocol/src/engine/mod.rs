@@ -18,6 +18,7 @@ mod hosting;
 mod ingest;
 mod replication;
 mod reputation;
+mod requests;
 mod routing;
 mod settings;
 mod strangers;
@@ -252,6 +253,10 @@ pub enum CommandError {
     /// Following yourself makes no sense.
     #[error("you cannot follow yourself")]
     FollowSelf,
+    /// The request refers to an event this node does not hold (its author is needed to route
+    /// the new event).
+    #[error("event {0} is not stored on this node; follow its author or fetch it first")]
+    NotHeld(EventId),
     /// The own log in the store ends below a position this node already signed: signing now
     /// would put two events at one seq (a fork). The store was damaged or replaced.
     #[error(

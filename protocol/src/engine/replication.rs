@@ -18,7 +18,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             return;
         }
         if let Some(upkeep) = self.upkeep.as_mut() {
-            upkeep.connected(peer.clone(), now);
+            upkeep.connected(&peer, now);
         }
         self.peers.insert(peer.clone(), PeerState::default());
         let authors: Vec<AuthorId> = self.hosted.iter().copied().collect();

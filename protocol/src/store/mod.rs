@@ -68,6 +68,10 @@ pub enum StoreError {
     /// The backend (disk, database) failed.
     #[error("store backend failed: {0}")]
     Backend(String),
+    /// The disk holding the store is full: nothing more can be written until space is freed.
+    /// What was acknowledged before is kept.
+    #[error("the disk holding the store is full")]
+    Full,
     /// Stored bytes no longer decode: the store was damaged outside our control.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),

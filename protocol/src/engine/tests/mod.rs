@@ -795,17 +795,20 @@ fn a_lost_peer_is_redialled_by_upkeep_and_a_banned_one_is_not() {
     };
     node.handle_connected(5, T0);
     node.handle_connected(6, T0);
-    node.handle_disconnected(&5, T0.saturating_add_millis(1_000));
-    node.handle_disconnected(&6, T0.saturating_add_millis(1_000));
+    node.add_known_peer(5, T0);
+    node.add_known_peer(6, T0);
+    // Connections that lasted: redialled soon after they close.
+    node.handle_disconnected(&5, T0.saturating_add_millis(60_000));
+    node.handle_disconnected(&6, T0.saturating_add_millis(60_000));
     // Peer 6 misbehaves until banned: it is forgotten, not redialled.
     for _ in 0..10 {
-        node.handle_malformed(&6, T0.saturating_add_millis(1_000));
+        node.handle_malformed(&6, T0.saturating_add_millis(60_000));
     }
     let _ = dials(&mut node);
     let due = node.poll_timeout().expect("a timeout");
     let mut at = due;
     let mut redialled = Vec::new();
-    while at < T0.saturating_add_millis(10_000) {
+    while at < T0.saturating_add_millis(70_000) {
         node.handle_timeout(at);
         redialled.extend(dials(&mut node));
         at = node

@@ -1,0 +1,231 @@
+//! The user's moderation: labels, feed subscriptions, options, mutes, lists.
+
+use super::extract::ApiJson;
+use super::{ApiResult, ApiState, Failure, parse};
+use crate::daemon::now;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use handbill_protocol::AuthorId;
+use handbill_protocol::api::{
+    FeedSubscribeRequest, LabelView, ListSubscribeRequest, ModerationOptions, MuteRequest, OwnList,
+    TargetId,
+};
+use handbill_protocol::moderation::Preferences;
+use handbill_protocol::moderation::labels::LabelSubject;
+use handbill_protocol::payload::{LabelerDeclaration, Payload};
+use handbill_protocol::store::Store;
+
+pub(super) async fn labels(
+    State(state): State<ApiState>,
+    Path(target): Path<String>,
+) -> ApiResult<Vec<LabelView>> {
+    let target = TargetId::parse(&target).map_err(|e| Failure::bad_request(e.to_string()))?;
+    let subject = match target {
+        TargetId::Event(id) => LabelSubject::Event(id),
+        TargetId::Author(a) => LabelSubject::Author(a),
+    };
+    state
+        .with_engine(move |engine| {
+            let t = now();
+            Ok(engine
+                .labels()
+                .on(&subject)
+                .iter()
+                .filter(|s| s.in_force(t))
+                .map(|s| LabelView {
+                    feed: s.feed,
+                    value: s.value.clone(),
+                    reason: s.reason.clone(),
+                    expires_at: s.expires_at,
+                    event: s.event,
+                })
+                .collect())
+        })
+        .await
+        .map(Json)
+}
+
+pub(super) async fn moderation(State(state): State<ApiState>) -> ApiResult<Preferences> {
+    state
+        .with_engine(|engine| Ok(engine.settings().moderation.clone()))
+        .await
+        .map(Json)
+}
+
+pub(super) async fn subscribe_feed(
+    State(state): State<ApiState>,
+    ApiJson(body): ApiJson<FeedSubscribeRequest>,
+) -> Result<StatusCode, Failure> {
+    state
+        .with_engine(move |engine| {
+            engine.subscribe_feed(body.feed, body.overrides, now())?;
+            Ok(StatusCode::NO_CONTENT)
+        })
+        .await
+}
+
+pub(super) async fn unsubscribe_feed(
+    State(state): State<ApiState>,
+    Path(feed): Path<String>,
+) -> Result<StatusCode, Failure> {
+    let feed: AuthorId = parse(&feed)?;
+    state
+        .change_settings(move |s| {
+            s.moderation.feeds.remove(&feed);
+        })
+        .await
+}
+
+pub(super) async fn options(
+    State(state): State<ApiState>,
+    ApiJson(body): ApiJson<ModerationOptions>,
+) -> Result<StatusCode, Failure> {
+    state
+        .change_settings(move |s| s.moderation.always_show_followed = body.always_show_followed)
+        .await
+}
+
+fn one_mute(body: &MuteRequest) -> Result<(), Failure> {
+    let set = [
+        body.author.is_some(),
+        body.word.is_some(),
+        body.tag.is_some(),
+    ];
+    if set.iter().filter(|s| **s).count() != 1 {
+        return Err(Failure::bad_request(
+            "give exactly one of author, word, tag",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) async fn mute(
+    State(state): State<ApiState>,
+    ApiJson(body): ApiJson<MuteRequest>,
+) -> Result<StatusCode, Failure> {
+    one_mute(&body)?;
+    state
+        .change_settings(move |s| {
+            let m = &mut s.moderation;
+            if let Some(a) = body.author {
+                m.muted_authors.insert(a);
+            }
+            if let Some(w) = body.word {
+                m.muted_words.insert(w.to_lowercase());
+            }
+            if let Some(t) = body.tag {
+                m.muted_tags
+                    .insert(t.trim_start_matches('#').to_lowercase());
+            }
+        })
+        .await
+}
+
+pub(super) async fn unmute(
+    State(state): State<ApiState>,
+    ApiJson(body): ApiJson<MuteRequest>,
+) -> Result<StatusCode, Failure> {
+    one_mute(&body)?;
+    state
+        .change_settings(move |s| {
+            let m = &mut s.moderation;
+            if let Some(a) = body.author {
+                m.muted_authors.remove(&a);
+            }
+            if let Some(w) = body.word {
+                m.muted_words.remove(&w.to_lowercase());
+            }
+            if let Some(t) = body.tag {
+                m.muted_tags
+                    .remove(&t.trim_start_matches('#').to_lowercase());
+            }
+        })
+        .await
+}
+
+pub(super) async fn subscribe_list(
+    State(state): State<ApiState>,
+    ApiJson(body): ApiJson<ListSubscribeRequest>,
+) -> Result<StatusCode, Failure> {
+    state
+        .change_settings(move |s| {
+            s.list_subscriptions.insert((body.owner, body.list));
+        })
+        .await
+}
+
+pub(super) async fn unsubscribe_list(
+    State(state): State<ApiState>,
+    ApiJson(body): ApiJson<ListSubscribeRequest>,
+) -> Result<StatusCode, Failure> {
+    state
+        .change_settings(move |s| {
+            s.list_subscriptions.remove(&(body.owner, body.list));
+            s.moderation.lists.remove(&body.list);
+        })
+        .await
+}
+
+/// Most events of its own log a node scans to list its lists.
+const OWN_LOG_SCAN_MAX: usize = 100_000;
+
+pub(super) async fn feed_declaration(
+    State(state): State<ApiState>,
+    Path(feed): Path<String>,
+) -> ApiResult<LabelerDeclaration> {
+    let feed: AuthorId = parse(&feed)?;
+    state
+        .with_engine(move |engine| {
+            let store = engine.store();
+            let declaration = store
+                .latest_of_kind(&feed, handbill_protocol::Kind::LABELER_DECLARATION)?
+                .and_then(|id| store.event(&id).ok().flatten())
+                .and_then(|e| match e.content() {
+                    Some(Payload::LabelerDeclaration(d)) => Some(d.clone()),
+                    _ => None,
+                });
+            declaration.ok_or_else(|| {
+                Failure::not_found(format!(
+                    "no labeler declaration from {feed} is stored here; subscribe to the feed (or follow it) and wait for it to sync"
+                ))
+            })
+        })
+        .await
+        .map(Json)
+}
+
+pub(super) async fn own_lists(State(state): State<ApiState>) -> ApiResult<Vec<OwnList>> {
+    state
+        .with_engine(move |engine| {
+            let store = engine.store();
+            let me = engine.author();
+            let mut newest: std::collections::BTreeMap<String, OwnList> = Default::default();
+            let mut pages = handbill_protocol::store::LogPages::new(me);
+            let mut scanned = 0;
+            while scanned < OWN_LOG_SCAN_MAX {
+                let Some(page) = pages.next_page(store)? else {
+                    break;
+                };
+                scanned += page.len();
+                for e in &page {
+                    if let Some(Payload::List(l)) = e.content() {
+                        newest.insert(
+                            l.name.clone(),
+                            OwnList {
+                                id: handbill_protocol::ListId::derive(&me, &l.name),
+                                owner: me,
+                                name: l.name.clone(),
+                                description: l.description.clone(),
+                                purpose: l.purpose,
+                                members: l.members.clone(),
+                            },
+                        );
+                    }
+                }
+            }
+            Ok(newest.into_values().collect())
+        })
+        .await
+        .map(Json)
+}
