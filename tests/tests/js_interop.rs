@@ -46,13 +46,12 @@ impl JsPeer {
         let (send, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                match serde_json::from_str(&line) {
-                    Ok(value) => {
-                        if send.send(value).is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => panic!("js peer printed a line that is not JSON ({e}): {line}"),
+                // A line that is not JSON reaches the test as such, so it fails saying so.
+                let value = serde_json::from_str(&line).unwrap_or_else(
+                    |e| serde_json::json!({ "unreadable": line, "error": e.to_string() }),
+                );
+                if send.send(value).is_err() {
+                    break;
                 }
             }
         });
@@ -153,6 +152,11 @@ fn js_libp2p_peers_receive_every_post_for_a_minute_on_one_connection() {
             std::thread::sleep(Duration::from_millis(100));
             peer.drain();
         }
+        assert_eq!(
+            peer.lines_with("unreadable"),
+            Vec::<&serde_json::Value>::new(),
+            "the {name} js peer printed lines that are not JSON"
+        );
         let received = peer.received();
         let missing: Vec<_> = published.difference(&received).collect();
         assert!(
