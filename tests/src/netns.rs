@@ -26,6 +26,28 @@ fn ip(args: &[&str]) {
     );
 }
 
+/// Removes namespaces that test processes no longer running left behind (killed before their
+/// `Drop` ran): their names end in `-PID-N`. Removing a namespace removes its veth ends too.
+fn remove_leftovers() {
+    let Ok(entries) = std::fs::read_dir("/var/run/netns") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("hb-") else {
+            continue;
+        };
+        let mut parts = rest.rsplitn(3, '-');
+        let (_index, pid) = (parts.next(), parts.next());
+        let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        }
+    }
+}
+
 /// A unique small number for names and subnets within this test process.
 fn next_index() -> u32 {
     NEXT.fetch_add(1, Ordering::Relaxed)
@@ -40,6 +62,7 @@ pub struct Netns {
 impl Netns {
     /// Creates a namespace named after `tag`, this process and a counter.
     pub fn new(tag: &str) -> Netns {
+        remove_leftovers();
         let name = format!("hb-{tag}-{}-{}", std::process::id(), next_index());
         ip(&["netns", "add", &name]);
         let ns = Netns { name };
