@@ -236,6 +236,16 @@ pub struct Published {
     pub seq: u64,
 }
 
+impl Published {
+    /// The answer for a newly published event.
+    pub fn of(event: &VerifiedEvent) -> Published {
+        Published {
+            id: event.id(),
+            seq: event.seq(),
+        }
+    }
+}
+
 /// `POST /v1/follows`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FollowRequest {

@@ -17,13 +17,7 @@ pub(super) async fn publish(
     ApiJson(body): ApiJson<PublishRequest>,
 ) -> Result<(StatusCode, Json<Published>), Failure> {
     let published = state
-        .with_engine(move |engine| {
-            let event = engine.publish_request(body, now())?;
-            Ok(Published {
-                id: event.id(),
-                seq: event.seq(),
-            })
-        })
+        .with_engine(move |engine| Ok(Published::of(&engine.publish_request(body, now())?)))
         .await?;
     Ok((StatusCode::CREATED, Json(published)))
 }

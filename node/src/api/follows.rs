@@ -21,13 +21,7 @@ pub(super) async fn follow(
     ApiJson(body): ApiJson<FollowRequest>,
 ) -> Result<(StatusCode, Json<Published>), Failure> {
     let published = state
-        .with_engine(move |engine| {
-            let event = engine.follow(body.author, now())?;
-            Ok(Published {
-                id: event.id(),
-                seq: event.seq(),
-            })
-        })
+        .with_engine(move |engine| Ok(Published::of(&engine.follow(body.author, now())?)))
         .await?;
     Ok((StatusCode::CREATED, Json(published)))
 }
@@ -38,13 +32,7 @@ pub(super) async fn unfollow(
 ) -> ApiResult<Published> {
     let author: AuthorId = parse(&author)?;
     state
-        .with_engine(move |engine| {
-            let event = engine.unfollow(author, now())?;
-            Ok(Published {
-                id: event.id(),
-                seq: event.seq(),
-            })
-        })
+        .with_engine(move |engine| Ok(Published::of(&engine.unfollow(author, now())?)))
         .await
         .map(Json)
 }
