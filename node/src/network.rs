@@ -41,6 +41,11 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// being dropped inside gossipsub's handler where nobody is charged for it.
 pub const GOSSIP_MESSAGE_BYTES_MAX: usize = 4 * EVENT_BYTES_MAX;
 
+/// Topics a peer may name in one gossipsub message: what fits in [`GOSSIP_MESSAGE_BYTES_MAX`]
+/// at about 90 bytes a subscription. A node hosting more authors than this cannot introduce
+/// itself to peers in one message (ARCHITECTURE.md, "Limits").
+pub const SUBSCRIPTIONS_PER_MESSAGE_MAX: usize = 2_500;
+
 /// Peer-scoring parameters for an author topic.
 ///
 /// Author topics are often quiet for hours, so the mesh-delivery penalties (P3, P3b) that punish
@@ -135,13 +140,18 @@ impl Behaviour {
             .validation_mode(ValidationMode::Anonymous)
             .validate_messages()
             .max_transmit_size(GOSSIP_MESSAGE_BYTES_MAX)
+            // Gossipsub tells a new peer every topic it is on in one first message; its default
+            // 16 KiB cap on that message's subscriptions and control parts drops the hello of a
+            // node hosting more than about 90 authors, so such a node would never be sent gossip.
+            .max_control_message_size(GOSSIP_MESSAGE_BYTES_MAX)
             .message_id_fn(message_id)
             .duplicate_cache_time(duplicate_cache)
             .build()?;
         let filter = gossipsub::MaxCountSubscriptionFilter {
             filter: gossipsub::AllowAllSubscriptionFilter {},
             max_subscribed_topics: 10_000,
-            max_subscriptions_per_request: 1_000,
+            // As many as fit in one message of GOSSIP_MESSAGE_BYTES_MAX (about 90 bytes each).
+            max_subscriptions_per_request: SUBSCRIPTIONS_PER_MESSAGE_MAX,
         };
         let mut gossip = gossipsub::Behaviour::new_with_subscription_filter(
             MessageAuthenticity::Anonymous,

@@ -32,7 +32,13 @@ enum Command {
         data: Vec<u8>,
         reply: oneshot::Sender<Result<(), String>>,
     },
+    PublishAll {
+        messages: Vec<(IdentTopic, Vec<u8>)>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
     Connected(PeerId, oneshot::Sender<bool>),
+    Subscribe(Vec<IdentTopic>),
+    Received(oneshot::Sender<Vec<Vec<u8>>>),
 }
 
 /// A running hostile peer; stopped when dropped.
@@ -88,6 +94,29 @@ impl HostilePeer {
             .unwrap_or_else(|_| Err("the hostile peer stopped".into()))
     }
 
+    /// Publishes every message in order at once (the send queue is large enough for a
+    /// benchmark's worth); returns once the last is queued, or at the first refusal.
+    pub fn publish_all(&self, messages: Vec<(IdentTopic, Vec<u8>)>) -> Result<(), String> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.commands.send(Command::PublishAll { messages, reply });
+        answer
+            .blocking_recv()
+            .unwrap_or_else(|_| Err("the hostile peer stopped".into()))
+    }
+
+    /// Subscribes to every topic at once, before dialling, so a peer learns them all from the
+    /// first message on a new connection.
+    pub fn subscribe(&self, topics: Vec<IdentTopic>) {
+        let _ = self.commands.send(Command::Subscribe(topics));
+    }
+
+    /// The data of every gossip message received so far.
+    pub fn received(&self) -> Vec<Vec<u8>> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.commands.send(Command::Received(reply));
+        answer.blocking_recv().unwrap_or_default()
+    }
+
     /// Whether a connection to `peer` is open now.
     pub fn connected(&self, peer: PeerId) -> bool {
         let (reply, answer) = oneshot::channel();
@@ -109,6 +138,11 @@ async fn run(key: libp2p::identity::Keypair, mut commands: mpsc::UnboundedReceiv
     let config = gossipsub::ConfigBuilder::default()
         .validation_mode(gossipsub::ValidationMode::Anonymous)
         .max_transmit_size(1024 * 1024)
+        // A node hosting many authors says so in one large first message.
+        .max_control_message_size(1024 * 1024)
+        // Room for a benchmark's burst: a full queue would drop a message, not wait.
+        .connection_handler_queue_len(1 << 20)
+        .publish_queue_duration(Duration::from_secs(120))
         .heartbeat_interval(Duration::from_millis(300))
         .message_id_fn(content_id)
         // Short, so the same bytes can be sent again a moment later (a replay).
@@ -124,13 +158,23 @@ async fn run(key: libp2p::identity::Keypair, mut commands: mpsc::UnboundedReceiv
         )
         .expect("tcp transport")
         .with_behaviour(|_| Behaviour {
-            gossipsub: gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, config)
-                .expect("gossipsub"),
+            // Gossipsub's default filter ignores a hello naming more than 100 topics.
+            gossipsub: gossipsub::Behaviour::new_with_subscription_filter(
+                gossipsub::MessageAuthenticity::Anonymous,
+                config,
+                gossipsub::MaxCountSubscriptionFilter {
+                    filter: gossipsub::AllowAllSubscriptionFilter {},
+                    max_subscribed_topics: 100_000,
+                    max_subscriptions_per_request: 100_000,
+                },
+            )
+            .expect("gossipsub"),
         })
         .expect("behaviour")
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
         .build();
     let mut connected: HashSet<PeerId> = HashSet::new();
+    let mut received: Vec<Vec<u8>> = Vec::new();
     let mut joins: Vec<(
         IdentTopic,
         PeerId,
@@ -158,8 +202,24 @@ async fn run(key: libp2p::identity::Keypair, mut commands: mpsc::UnboundedReceiv
                         .map_err(|e| e.to_string());
                     let _ = reply.send(result);
                 }
+                Some(Command::PublishAll { messages, reply }) => {
+                    let gossip = &mut swarm.behaviour_mut().gossipsub;
+                    let result = messages
+                        .into_iter()
+                        .try_for_each(|(topic, data)| gossip.publish(topic, data).map(|_| ()))
+                        .map_err(|e| e.to_string());
+                    let _ = reply.send(result);
+                }
                 Some(Command::Connected(peer, reply)) => {
                     let _ = reply.send(connected.contains(&peer));
+                }
+                Some(Command::Subscribe(topics)) => {
+                    for topic in topics {
+                        let _ = swarm.behaviour_mut().gossipsub.subscribe(&topic);
+                    }
+                }
+                Some(Command::Received(reply)) => {
+                    let _ = reply.send(received.clone());
                 }
             },
             event = swarm.select_next_some() => match event {
@@ -169,6 +229,10 @@ async fn run(key: libp2p::identity::Keypair, mut commands: mpsc::UnboundedReceiv
                 SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
                     connected.remove(&peer_id);
                 }
+                SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                    message,
+                    ..
+                })) => received.push(message.data),
                 _ => {}
             },
             _ = tick.tick() => {}

@@ -177,9 +177,12 @@ impl Node {
             .arg(&home)
             .args(["--listen", "/ip4/127.0.0.1/tcp/0"])
             .args(&args)
+            // HANDBILL_TEST_LOG overrides the daemons' log filter when debugging a test.
             .env(
                 "RUST_LOG",
-                "info,handbilld=debug,libp2p_gossipsub=warn,libp2p_kad=error",
+                std::env::var("HANDBILL_TEST_LOG").unwrap_or_else(|_| {
+                    "info,handbilld=debug,libp2p_gossipsub=warn,libp2p_kad=error".into()
+                }),
             )
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -344,3 +344,40 @@ fn following_finds_the_authors_hosts_through_the_dht() {
         Some("post 4")
     );
 }
+
+/// A peer on many topics says so in one large first message; a daemon that dropped it (as
+/// gossipsub's 16 KiB default does beyond about 90 topics) would never send that peer gossip.
+#[test]
+fn a_peer_on_hundreds_of_topics_is_sent_gossip() {
+    use handbill_node::network::topic;
+    use handbill_protocol::AuthorKey;
+    let dir = tempfile::tempdir().unwrap();
+    let alice = Node::start(dir.path(), "alice");
+    let peer = handbill_tests::hostile::HostilePeer::start();
+    let mut topics: Vec<_> = (0..300u16)
+        .map(|i| {
+            let mut secret = [7u8; 32];
+            secret[..2].copy_from_slice(&i.to_be_bytes());
+            topic(&AuthorKey::from_secret_bytes(&secret).author())
+        })
+        .collect();
+    topics.push(topic(&alice.author()));
+    peer.subscribe(topics);
+    let addr: libp2p::Multiaddr = alice.addr().parse().unwrap();
+    peer.dial(&addr);
+    let alice_peer = handbill_node::daemon::peer_of(&addr).unwrap();
+    wait_for("the peer to connect", || {
+        peer.connected(alice_peer).then_some(())
+    });
+    // Posted again on every poll: the first may go out before Alice has read the peer's hello.
+    wait_for("a post to reach the peer by gossip", || {
+        alice.post_text("to everyone on my topic");
+        peer.received()
+            .iter()
+            .any(|data| {
+                handbill_protocol::SignedEvent::decode(data)
+                    .is_ok_and(|e| e.header.author == alice.author())
+            })
+            .then_some(())
+    });
+}
