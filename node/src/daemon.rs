@@ -4,9 +4,9 @@
 use crate::network::{Behaviour, BehaviourEvent, provider_key, topic, topic_author};
 use crate::store::SledStore;
 use anyhow::{Context, Result};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use handbill_protocol::api::FeedItem;
-use handbill_protocol::engine::{Acceptance, Engine, Output};
+use handbill_protocol::engine::{Acceptance, Engine, GossipMessage, Output};
 use handbill_protocol::wire::{Request, Response};
 use handbill_protocol::{AuthorId, Timestamp};
 use libp2p::multiaddr::Protocol;
@@ -244,7 +244,26 @@ pub async fn run(
         });
         tokio::select! {
             event = swarm.select_next_some() => {
-                on_swarm_event(&mut swarm, &mut engine, &shared, &mut pending, event)
+                // Take every event that is ready now, so gossip that arrived together is
+                // verified and stored together (group commit).
+                let mut gossip = GossipBatch::default();
+                let mut next = Some(event);
+                let mut taken = 0;
+                while let Some(event) = next {
+                    match event {
+                        SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(
+                            gossipsub::Event::Message { propagation_source, message_id, message },
+                        )) => gossip.push(propagation_source, message_id, message),
+                        event => on_swarm_event(&mut swarm, &mut engine, &shared, &mut pending, event),
+                    }
+                    taken += 1;
+                    next = if taken < SWARM_EVENTS_PER_BATCH_MAX {
+                        swarm.next().now_or_never().flatten()
+                    } else {
+                        None
+                    };
+                }
+                gossip.judge(&mut swarm, &mut engine);
             }
             Some(job) = inbox.jobs.recv() => job(&mut engine),
             Some(command) = inbox.commands.recv() => match command {
@@ -292,6 +311,62 @@ pub fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
             _ => None,
         })
         .last()
+}
+
+/// Swarm events taken in one go before the engine judges the gossip among them: enough for
+/// large batches under load, few enough that other work waits at most a few milliseconds.
+const SWARM_EVENTS_PER_BATCH_MAX: usize = 512;
+
+/// Gossip messages that arrived together, judged by the engine in one batch.
+#[derive(Default)]
+struct GossipBatch {
+    messages: Vec<(PeerId, gossipsub::MessageId, gossipsub::Message)>,
+}
+
+impl GossipBatch {
+    fn push(&mut self, from: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
+        self.messages.push((from, id, message));
+    }
+
+    /// Has the engine judge every message (one verification batch, one store transaction) and
+    /// reports each verdict to gossipsub, which forwards the accepted and scores the senders.
+    fn judge(self, swarm: &mut Swarm<Behaviour>, engine: &mut NodeEngine) {
+        if self.messages.is_empty() {
+            return;
+        }
+        // Messages on topics we do not subscribe to have nothing of ours to be judged by.
+        let (on_ours, not_ours): (Vec<_>, Vec<_>) = self
+            .messages
+            .into_iter()
+            .partition(|(_, _, m)| topic_author(&m.topic).is_some());
+        let input: Vec<GossipMessage<'_, PeerId>> = on_ours
+            .iter()
+            .filter_map(|(from, _, message)| {
+                Some(GossipMessage {
+                    from: *from,
+                    topic: topic_author(&message.topic)?,
+                    data: &message.data,
+                })
+            })
+            .collect();
+        tracing::trace!(messages = input.len(), "judging a gossip batch");
+        let verdicts = engine.handle_gossip_batch(&input, now());
+        let gossip = &mut swarm.behaviour_mut().gossipsub;
+        for ((from, id, _), verdict) in on_ours.iter().zip(verdicts) {
+            let acceptance = match verdict {
+                Acceptance::Accept => gossipsub::MessageAcceptance::Accept,
+                Acceptance::Reject => {
+                    tracing::warn!(peer = %from, "rejected invalid gossip");
+                    gossipsub::MessageAcceptance::Reject
+                }
+                Acceptance::Ignore => gossipsub::MessageAcceptance::Ignore,
+            };
+            gossip.report_message_validation_result(id, from, acceptance);
+        }
+        for (from, id, _) in &not_ours {
+            gossip.report_message_validation_result(id, from, gossipsub::MessageAcceptance::Ignore);
+        }
+    }
 }
 
 /// Carries out every queued engine output.
@@ -518,25 +593,9 @@ fn on_behaviour_event(
             message_id,
             message,
         }) => {
-            let acceptance = match topic_author(&message.topic) {
-                Some(author) => {
-                    engine.handle_gossip(&propagation_source, &author, &message.data, now())
-                }
-                // Not a topic we subscribe to: nothing of ours to judge it by.
-                None => Acceptance::Ignore,
-            };
-            let acceptance = match acceptance {
-                Acceptance::Accept => gossipsub::MessageAcceptance::Accept,
-                Acceptance::Reject => {
-                    tracing::warn!(peer = %propagation_source, "rejected invalid gossip");
-                    gossipsub::MessageAcceptance::Reject
-                }
-                Acceptance::Ignore => gossipsub::MessageAcceptance::Ignore,
-            };
-            swarm
-                .behaviour_mut()
-                .gossipsub
-                .report_message_validation_result(&message_id, &propagation_source, acceptance);
+            let mut gossip = GossipBatch::default();
+            gossip.push(propagation_source, message_id, message);
+            gossip.judge(swarm, engine);
         }
         BehaviourEvent::Replication(request_response::Event::Message { peer, message, .. }) => {
             match message {

@@ -1,21 +1,26 @@
 //! Measures the node against the daemon issue's targets, with real daemons on 127.0.0.1.
 //!
-//! `cargo run --release -p handbill-tests --example measure_node -- [ingest|backfill|gossip|rss|all]`
+//! `cargo run --release -p handbill-tests --example measure_node -- [ingest|ingest-net|backfill|gossip|rss|all]`
 //!
 //! - ingest: posts/s through the backfill ingest path (decode, batch verify, validate, sled
 //!   store, index), in process, no network (`INGEST_POSTS=n` to change the 20,000);
+//! - ingest-net: posts/s ingested from the network: pre-signed posts by 100 authors published
+//!   by one gossipsub peer over loopback into a daemon that follows them all (`NET_POSTS=n` to
+//!   change the 50,000);
 //! - backfill: posts/s for a node to backfill 10,000 posts from one peer over loopback;
 //! - gossip: delivery latency percentiles of posts from one author to 9 followers (10 nodes);
 //! - rss: resident memory of an idle daemon, and of one holding 100,000 posts.
 
 use handbill_node::daemon::now;
 use handbill_node::home::Home;
+use handbill_node::network::topic;
 use handbill_node::store::SledStore;
 use handbill_protocol::api::FeedItem;
 use handbill_protocol::engine::{Engine, EngineConfig, Output};
 use handbill_protocol::payload::{Payload, Post};
 use handbill_protocol::store::{MemoryStore, Store};
 use handbill_protocol::{AuthorKey, VerifiedEvent, sign_next};
+use handbill_tests::hostile::HostilePeer;
 use handbill_tests::{Node, wait_for};
 use std::io::BufRead;
 use std::path::Path;
@@ -129,6 +134,105 @@ fn backfill() {
         elapsed.as_secs_f64(),
         N as f64 / elapsed.as_secs_f64()
     );
+}
+
+fn ingest_net() {
+    let authors_env = std::env::var("NET_AUTHORS")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let authors: usize = authors_env.unwrap_or(100);
+    let n: usize = std::env::var("NET_POSTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
+    let per_author = n.div_ceil(authors);
+    let keys: Vec<AuthorKey> = (0..authors)
+        .map(|i| AuthorKey::from_secret_bytes(&[i as u8 + 10; 32]))
+        .collect();
+    let logs: Vec<Vec<VerifiedEvent>> = keys.iter().map(|k| log_of(k, per_author)).collect();
+    // Interleaved as live traffic is: every author's next post in turn.
+    let mut messages = Vec::with_capacity(per_author * authors);
+    for i in 0..per_author {
+        for (key, log) in keys.iter().zip(&logs) {
+            messages.push((topic(&key.author()), log[i].encode()));
+        }
+    }
+    let total = messages.len() as u64;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(dir.path(), "sink");
+    for key in &keys {
+        node.follow(key.author());
+    }
+    let sender = HostilePeer::start();
+    let addr: libp2p::Multiaddr = node.addr().parse().expect("address");
+    sender.dial(&addr);
+    let peer = handbill_node::daemon::peer_of(&addr).expect("peer id");
+    for (i, key) in keys.iter().enumerate() {
+        assert!(
+            sender.join(&topic(&key.author()), peer),
+            "the sender never shared topic {i} with the daemon; its log:\n{}",
+            node.log()
+        );
+    }
+    let before = node.status().counts.events;
+    let start = Instant::now();
+    sender.publish_all(messages).expect("published");
+    let queued = start.elapsed();
+    // Until everything is stored, or nothing more arrives for 10 s (gossipsub may drop).
+    let (mut stored, mut progress_at) = (0, Instant::now());
+    while stored < total && progress_at.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+        let now_stored = node.status().counts.events - before;
+        if now_stored > stored {
+            (stored, progress_at) = (now_stored, Instant::now());
+        }
+    }
+    let start_to_last = progress_at - start;
+    println!(
+        "ingest-net: {stored} of {total} posts by {authors} authors from one gossip peer over loopback stored in {:.2} s = {:.0} posts/s (sender done queueing after {:.2} s)",
+        start_to_last.as_secs_f64(),
+        stored as f64 / start_to_last.as_secs_f64(),
+        queued.as_secs_f64(),
+    );
+    // With HANDBILL_TEST_LOG=info,handbill_node::daemon=trace the daemon logs each batch.
+    let mut sizes: Vec<u64> = node
+        .log()
+        .lines()
+        .filter(|l| l.contains("judging a gossip batch"))
+        .map(without_colours)
+        .filter_map(|l| {
+            l.split("messages=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    if !sizes.is_empty() {
+        sizes.sort_unstable();
+        println!(
+            "ingest-net: {} gossip batches, messages per batch p50 {} p90 {} max {}",
+            sizes.len(),
+            percentile(&sizes, 0.5),
+            percentile(&sizes, 0.9),
+            sizes[sizes.len() - 1]
+        );
+    }
+}
+
+/// A log line without its terminal colour codes (ESC [ … m).
+fn without_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            chars.by_ref().find(|&c| c == 'm');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -262,10 +366,20 @@ fn rss() {
 }
 
 fn main() {
+    // MEASURE_LOG=filter shows this process's own logs (the gossip sender's), e.g. when a run
+    // stalls; the daemons' logs are HANDBILL_TEST_LOG's.
+    if let Ok(filter) = std::env::var("MEASURE_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .init();
+    }
     let which = std::env::args().nth(1).unwrap_or_else(|| "all".into());
     let all = which == "all";
     if all || which == "ingest" {
         ingest();
+    }
+    if all || which == "ingest-net" {
+        ingest_net();
     }
     if all || which == "backfill" {
         backfill();

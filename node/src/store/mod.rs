@@ -34,7 +34,7 @@ mod format;
 
 /// Memory sled may use for its page cache: small, because an idle node should stay small and
 /// the OS page cache does the rest.
-const CACHE_BYTES: u64 = 16 * 1024 * 1024;
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The node's store on disk.
 #[derive(Clone)]
@@ -136,6 +136,130 @@ fn state_of(bytes: Option<&[u8]>) -> LogState {
             }
         }
         _ => LogState::default(),
+    }
+}
+
+/// What an insert needs that can be worked out before the transaction (it may run more than
+/// once on conflicts).
+struct Prepared {
+    bytes: Vec<u8>,
+    timeline: bool,
+    parent: Option<EventId>,
+    has_payload: bool,
+}
+
+impl Prepared {
+    fn of(event: &VerifiedEvent) -> Prepared {
+        Prepared {
+            bytes: event.encode(),
+            timeline: in_timeline(event),
+            parent: reply_parent(event),
+            has_payload: event.payload_bytes().is_some(),
+        }
+    }
+}
+
+/// Counter changes of a batch, written once at its end.
+#[derive(Default)]
+struct Counts {
+    events: i64,
+    payloads: i64,
+}
+
+/// The trees an insert writes, inside one transaction.
+struct InsertTrees<'a> {
+    events: &'a TransactionalTree,
+    logs: &'a TransactionalTree,
+    states: &'a TransactionalTree,
+    timeline: &'a TransactionalTree,
+    replies: &'a TransactionalTree,
+    forks: &'a TransactionalTree,
+    latest: &'a TransactionalTree,
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+impl InsertTrees<'_> {
+    /// Adds one event and its indexes. Reads go through the transaction, so a batch sees its
+    /// own earlier writes (a duplicate or a fork within one batch is recognised).
+    fn insert(
+        &self,
+        event: &VerifiedEvent,
+        p: &Prepared,
+        counts: &mut Counts,
+    ) -> TxResult<Inserted> {
+        let id = event.id();
+        let author = event.author();
+        let seq = event.seq();
+        let created_at = event.header().created_at;
+        if let Some(old) = self.events.get(id.0)? {
+            let old_has_payload = decode_stored(&old)
+                .map_err(ConflictableTransactionError::Abort)?
+                .payload_bytes()
+                .is_some();
+            if !old_has_payload && p.has_payload {
+                self.events.insert(&id.0, p.bytes.as_slice())?;
+                counts.payloads += 1;
+                if let Some(parent) = p.parent {
+                    self.replies
+                        .insert(&key_reply(&parent, created_at, &id)[..], &[])?;
+                }
+                return Ok(Inserted::PayloadFilled);
+            }
+            return Ok(Inserted::AlreadyHad);
+        }
+        self.events.insert(&id.0, p.bytes.as_slice())?;
+        counts.events += 1;
+        if p.has_payload {
+            counts.payloads += 1;
+        }
+        let pos = key_pos(&author, seq);
+        let mut ids = self.logs.get(pos)?.map(|v| v.to_vec()).unwrap_or_default();
+        let first_held = ids_of(&ids).first().copied();
+        ids.extend_from_slice(&id.0);
+        self.logs.insert(&pos[..], ids)?;
+        let mut outcome = Inserted::New;
+        match first_held {
+            None => {
+                let mut state = state_of(self.states.get(author.0)?.as_deref());
+                state.highest = state.highest.max(seq);
+                while state.contiguous < state.highest
+                    && self
+                        .logs
+                        .get(key_pos(&author, state.contiguous + 1))?
+                        .is_some()
+                {
+                    state.contiguous += 1;
+                }
+                self.states.insert(&author.0, &state_bytes(state))?;
+            }
+            Some(first) => {
+                self.forks.insert(&pos[..], &[])?;
+                if let Some(held) = self.events.get(first.0)? {
+                    let held = decode_stored(&held).map_err(ConflictableTransactionError::Abort)?;
+                    if let SamePosition::Fork(evidence) = compare_position(&held, event) {
+                        outcome = Inserted::Fork(evidence);
+                    }
+                }
+            }
+        }
+        if p.timeline {
+            self.timeline
+                .insert(&key_time(created_at, &id)[..], &author.0)?;
+        }
+        let kind_key = key_kind(&author, event.kind());
+        let newer = self.latest.get(kind_key)?.is_none_or(|v| {
+            <[u8; 8]>::try_from(&v[..8]).map_or(true, |s| u64::from_be_bytes(s) <= seq)
+        });
+        if newer {
+            self.latest
+                .insert(&kind_key[..], &latest_value(seq, &id)[..])?;
+        }
+        if let Some(parent) = p.parent {
+            self.replies
+                .insert(&key_reply(&parent, created_at, &id)[..], &[])?;
+        }
+        Ok(outcome)
     }
 }
 
@@ -243,30 +367,17 @@ impl SledStore {
 
 impl Store for SledStore {
     fn insert(&mut self, event: &VerifiedEvent) -> Result<Inserted, StoreError> {
-        let id = event.id();
-        let author = event.author();
-        let seq = event.seq();
-        let bytes = event.encode();
-        // The first event held at this position, to recognise a fork (read outside the
-        // transaction; the transaction re-checks the position it writes).
-        let first_at = self
-            .logs
-            .get(key_pos(&author, seq))
-            .map_err(backend)?
-            .and_then(|ids| ids_of(&ids).first().copied());
-        let held_first = match first_at {
-            Some(first) if first != id => self
-                .events
-                .get(first.0)
-                .map_err(backend)?
-                .map(|b| decode_stored(&b))
-                .transpose()?,
-            _ => None,
-        };
-        let timeline = in_timeline(event);
-        let parent = reply_parent(event);
-        let has_payload = event.payload_bytes().is_some();
-        let outcome = (
+        let mut inserted = self.insert_batch(std::slice::from_ref(event))?;
+        inserted
+            .pop()
+            .ok_or_else(|| StoreError::Backend("a batch of one inserted nothing".into()))
+    }
+
+    /// One sled transaction for the whole batch: one commit's worth of locking and logging
+    /// instead of one per event, which is most of what an insert costs.
+    fn insert_batch(&mut self, batch: &[VerifiedEvent]) -> Result<Vec<Inserted>, StoreError> {
+        let prepared: Vec<Prepared> = batch.iter().map(Prepared::of).collect();
+        (
             &self.events,
             &self.logs,
             &self.states,
@@ -277,67 +388,26 @@ impl Store for SledStore {
             &self.meta,
         )
             .transaction(|(events, logs, states, tl, replies, forks, latest, meta)| {
-                if let Some(old) = events.get(id.0)? {
-                    let old_has_payload = decode_stored(&old)
-                        .map_err(ConflictableTransactionError::Abort)?
-                        .payload_bytes()
-                        .is_some();
-                    if !old_has_payload && has_payload {
-                        events.insert(&id.0, bytes.as_slice())?;
-                        bump(meta, "payloads", 1)?;
-                        if let Some(p) = parent {
-                            replies
-                                .insert(&key_reply(&p, event.header().created_at, &id)[..], &[])?;
-                        }
-                        return Ok(Inserted::PayloadFilled);
-                    }
-                    return Ok(Inserted::AlreadyHad);
-                }
-                events.insert(&id.0, bytes.as_slice())?;
-                bump(meta, "events", 1)?;
-                if has_payload {
-                    bump(meta, "payloads", 1)?;
-                }
-                let pos = key_pos(&author, seq);
-                let mut ids = logs.get(pos)?.map(|v| v.to_vec()).unwrap_or_default();
-                let first_here = ids.is_empty();
-                ids.extend_from_slice(&id.0);
-                logs.insert(&pos[..], ids)?;
-                if first_here {
-                    let mut state = state_of(states.get(author.0)?.as_deref());
-                    state.highest = state.highest.max(seq);
-                    while state.contiguous < state.highest
-                        && logs.get(key_pos(&author, state.contiguous + 1))?.is_some()
-                    {
-                        state.contiguous += 1;
-                    }
-                    states.insert(&author.0, &state_bytes(state))?;
-                } else {
-                    forks.insert(&pos[..], &[])?;
-                }
-                if timeline {
-                    tl.insert(&key_time(event.header().created_at, &id)[..], &author.0)?;
-                }
-                let kind_key = key_kind(&author, event.kind());
-                let newer = latest.get(kind_key)?.is_none_or(|v| {
-                    <[u8; 8]>::try_from(&v[..8]).map_or(true, |s| u64::from_be_bytes(s) <= seq)
-                });
-                if newer {
-                    latest.insert(&kind_key[..], &latest_value(seq, &id)[..])?;
-                }
-                if let Some(p) = parent {
-                    replies.insert(&key_reply(&p, event.header().created_at, &id)[..], &[])?;
-                }
-                Ok(Inserted::New)
+                let trees = InsertTrees {
+                    events,
+                    logs,
+                    states,
+                    timeline: tl,
+                    replies,
+                    forks,
+                    latest,
+                };
+                let mut counts = Counts::default();
+                let outcomes = batch
+                    .iter()
+                    .zip(&prepared)
+                    .map(|(event, p)| trees.insert(event, p, &mut counts))
+                    .collect::<Result<Vec<_>, _>>()?;
+                bump(meta, "events", counts.events)?;
+                bump(meta, "payloads", counts.payloads)?;
+                Ok(outcomes)
             })
-            .map_err(tx_error)?;
-        if outcome == Inserted::New
-            && let Some(held) = held_first
-            && let SamePosition::Fork(evidence) = compare_position(&held, event)
-        {
-            return Ok(Inserted::Fork(evidence));
-        }
-        Ok(outcome)
+            .map_err(tx_error)
     }
 
     fn event(&self, id: &EventId) -> Result<Option<VerifiedEvent>, StoreError> {

@@ -17,6 +17,8 @@ use crate::store::{Inserted, Store, StoreError};
 use crate::time::Timestamp;
 use crate::validate::{CheckedEvent, EventError, ValidationError, VerifiedEvent};
 use crate::wire::Envelope;
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
 
 impl<S: Store, P: Ord + Clone> Engine<S, P> {
     /// A gossip message arrived from `from` on `topic` (the author whose topic carried it).
@@ -28,60 +30,146 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         data: &[u8],
         now: Timestamp,
     ) -> Acceptance {
-        let checked = match SignedEvent::decode(data)
+        let message = GossipMessage {
+            from: from.clone(),
+            topic: *topic,
+            data,
+        };
+        self.handle_gossip_batch(&[message], now)
+            .pop()
+            .unwrap_or(Acceptance::Ignore)
+    }
+
+    /// Gossip messages that arrived together, judged exactly as [`Engine::handle_gossip`] would
+    /// one by one in this order, but verified in one batch and stored in one store transaction
+    /// (group commit): the per-event cost of both is what limits ingest. Returns one result
+    /// per message, in order.
+    pub fn handle_gossip_batch(
+        &mut self,
+        messages: &[GossipMessage<'_, P>],
+        now: Timestamp,
+    ) -> Vec<Acceptance> {
+        let mut results = vec![Acceptance::Ignore; messages.len()];
+        let mut next = 0;
+        while next < messages.len() {
+            // A segment ends after an event with effects (a label may change what the host
+            // policy carries), so every message is screened after the effects of those before.
+            let mut segment = Vec::new();
+            while let Some(message) = messages.get(next) {
+                let i = next;
+                next += 1;
+                match self.screen_gossip(message, now) {
+                    Ok(event) => {
+                        let ends_segment = has_effects(event.content());
+                        segment.push((i, event));
+                        if ends_segment {
+                            break;
+                        }
+                    }
+                    Err(acceptance) => results[i] = acceptance,
+                }
+            }
+            self.verify_and_ingest_gossip(messages, segment, &mut results, now);
+        }
+        results
+    }
+
+    /// Verifies screened gossip in one batch and stores what is valid and admitted.
+    fn verify_and_ingest_gossip(
+        &mut self,
+        messages: &[GossipMessage<'_, P>],
+        segment: Vec<(usize, CheckedEvent)>,
+        results: &mut [Acceptance],
+        now: Timestamp,
+    ) {
+        let (positions, checked): (Vec<usize>, Vec<CheckedEvent>) = segment.into_iter().unzip();
+        let mut admitted = Vec::new();
+        let mut admitted_positions = Vec::new();
+        let mut ids = BTreeSet::new();
+        let verified = crate::validate::verify_batch_with(checked, &mut self.keys);
+        for (result, i) in verified.into_iter().zip(positions) {
+            let message = &messages[i];
+            match result {
+                // The same event twice in one segment (after verification, so a forged copy
+                // sent first cannot shadow the real one): the second adds nothing and costs
+                // no stranger budget, as it would not one by one.
+                Ok(event) if !ids.insert(event.id()) => {}
+                Ok(event) => {
+                    if self.hosted.contains(&event.author())
+                        || self.admit_stranger(&message.topic, &event, now)
+                    {
+                        admitted.push(event);
+                        admitted_positions.push(i);
+                    }
+                }
+                Err(e) => {
+                    results[i] =
+                        self.reject(&message.from, Misbehaviour::InvalidGossip(e.into()), now);
+                }
+            }
+        }
+        let stored = self.ingest_verified_batch(admitted, Origin::Gossip, now);
+        for (outcome, i) in stored.into_iter().zip(admitted_positions) {
+            // Nothing new (a replay of a deleted event comes back without its payload and adds
+            // nothing): not forwarded.
+            if let Ok(true) = outcome {
+                results[i] = Acceptance::Accept;
+            }
+        }
+    }
+
+    /// Everything about a gossip message that needs no signature check: decoding, limits,
+    /// routing, whether it is wanted and new here. `Err` carries the verdict when it ends here.
+    fn screen_gossip(
+        &mut self,
+        message: &GossipMessage<'_, P>,
+        now: Timestamp,
+    ) -> Result<CheckedEvent, Acceptance> {
+        let (from, topic) = (&message.from, &message.topic);
+        let checked = match SignedEvent::decode(message.data)
             .map_err(EventError::from)
             .and_then(|e| CheckedEvent::check(e, now).map_err(EventError::from))
         {
             Ok(checked) => checked,
             // Our clock may be the one that is wrong; do not punish the sender for it.
             Err(EventError::Invalid(ValidationError::FromTheFuture { .. })) => {
-                return Acceptance::Ignore;
+                return Err(Acceptance::Ignore);
             }
-            Err(e) => return self.reject(from, Misbehaviour::InvalidGossip(e), now),
+            Err(e) => return Err(self.reject(from, Misbehaviour::InvalidGossip(e), now)),
         };
         // Honest nodes only ever gossip whole events (a deleted one is not forwarded at all);
         // a bare header could only stand in for the real message, so it is never taken.
         if !checked.has_payload() {
-            return Acceptance::Ignore;
+            return Err(Acceptance::Ignore);
         }
         let author = checked.header().author;
         match route(topic, author, checked.content()) {
             Route::OnTopic => {}
-            Route::OffTopic => return self.reject(from, Misbehaviour::OffTopic(checked.id()), now),
+            Route::OffTopic => {
+                return Err(self.reject(from, Misbehaviour::OffTopic(checked.id()), now));
+            }
             // A newer node may route it here; we cannot tell, so we neither keep nor punish.
-            Route::Unknowable => return Acceptance::Ignore,
+            Route::Unknowable => return Err(Acceptance::Ignore),
         }
         if !self.hosted.contains(topic) {
-            return Acceptance::Ignore;
+            return Err(Acceptance::Ignore);
         }
         match self.store.event(&checked.id()) {
             // Already held whole: not forwarded again. Gossipsub's duplicate cache forgets after
             // minutes, the store does not, so accepting would let anyone replaying old events
             // make every node forward them again (an amplification attack).
-            Ok(Some(held)) if held.payload_bytes().is_some() => return Acceptance::Ignore,
+            Ok(Some(held)) if held.payload_bytes().is_some() => return Err(Acceptance::Ignore),
             Ok(_) => {}
-            Err(_) => return Acceptance::Ignore,
+            Err(_) => return Err(Acceptance::Ignore),
         }
         let decision = self
             .settings
             .host_policy
             .decide(checked.id(), author, &self.labels, now);
         if decision != HostDecision::Carry && author != self.me {
-            return Acceptance::Ignore;
+            return Err(Acceptance::Ignore);
         }
-        let verified = match checked.verify_with(&mut self.keys) {
-            Ok(verified) => verified,
-            Err(e) => return self.reject(from, Misbehaviour::InvalidGossip(e.into()), now),
-        };
-        if !self.hosted.contains(&author) && !self.admit_stranger(topic, &verified, now) {
-            return Acceptance::Ignore;
-        }
-        match self.ingest_verified(verified, Origin::Gossip, now) {
-            Ok(true) => Acceptance::Accept,
-            // Nothing new (a replay of a deleted event comes back without its payload and adds
-            // nothing): not forwarded.
-            Ok(false) | Err(_) => Acceptance::Ignore,
-        }
+        Ok(checked)
     }
 
     /// Whether an event by a stranger (an author not hosted) fits the budget of `topic`. A
@@ -135,6 +223,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                 _ => invalid += 1,
             }
         }
+        let mut carried = Vec::with_capacity(checked.len());
         for result in crate::validate::verify_batch_with(checked, &mut self.keys) {
             match result {
                 Ok(event) => {
@@ -145,13 +234,14 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                         now,
                     );
                     if decision == HostDecision::Carry || event.author() == self.me {
-                        // A store failure here is retried on the next heads round.
-                        let _ = self.ingest_verified(event, Origin::Backfill, now);
+                        carried.push(event);
                     }
                 }
                 Err(_) => invalid += 1,
             }
         }
+        // A store failure here is retried on the next heads round.
+        let _ = self.ingest_verified_batch(carried, Origin::Backfill, now);
         if invalid > 0 {
             self.misbehaved(peer, Misbehaviour::InvalidEvents(invalid), now);
         }
@@ -172,15 +262,93 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         origin: Origin,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let author = event.author();
-        // A deletion by the event's own author is final, whatever arrives later and however:
-        // the original bytes replayed by gossip or served in a range come back without payload.
-        let event = if self.store.is_deleted(&event.id(), &author)? {
+        let event = self.without_deleted_payload(event)?;
+        let inserted = self.store.insert(&event)?;
+        self.after_insert(&event, inserted, origin, &Near::new(), now)
+    }
+
+    /// [`Engine::ingest_verified`] for many events, in order, with one store transaction per
+    /// run of events that change nothing beyond themselves. An event with effects (a delete,
+    /// label, declaration or list) ends the run before it and is ingested on its own, so
+    /// every event sees the effects of those before it, as one by one.
+    pub(super) fn ingest_verified_batch(
+        &mut self,
+        events: Vec<VerifiedEvent>,
+        origin: Origin,
+        now: Timestamp,
+    ) -> Vec<Result<bool, StoreError>> {
+        let mut results = Vec::with_capacity(events.len());
+        let mut run = Vec::new();
+        for event in events {
+            if has_effects(event.content()) {
+                results.extend(self.ingest_run(std::mem::take(&mut run), origin, now));
+                results.push(self.ingest_verified(event, origin, now));
+            } else {
+                run.push(event);
+            }
+        }
+        results.extend(self.ingest_run(run, origin, now));
+        results
+    }
+
+    /// Stores a run of events without effects in one transaction.
+    fn ingest_run(
+        &mut self,
+        run: Vec<VerifiedEvent>,
+        origin: Origin,
+        now: Timestamp,
+    ) -> Vec<Result<bool, StoreError>> {
+        let prepared: Vec<Result<VerifiedEvent, StoreError>> = run
+            .into_iter()
+            .map(|event| self.without_deleted_payload(event))
+            .collect();
+        let batch: Vec<VerifiedEvent> = prepared.iter().filter_map(|e| e.clone().ok()).collect();
+        let inserted = match self.store.insert_batch(&batch) {
+            Ok(inserted) if inserted.len() == batch.len() => inserted,
+            Ok(_) => {
+                let e = StoreError::Backend("the store answered a batch of the wrong size".into());
+                return prepared.iter().map(|_| Err(e.clone())).collect();
+            }
+            Err(e) => return prepared.iter().map(|_| Err(e.clone())).collect(),
+        };
+        // What the batch placed first at a log position is what the store would read back.
+        let near: Near<'_> = batch
+            .iter()
+            .zip(&inserted)
+            .filter(|(_, inserted)| **inserted == Inserted::New)
+            .map(|(event, _)| ((event.author(), event.seq()), event))
+            .collect();
+        let mut stored = batch.iter().zip(inserted);
+        prepared
+            .iter()
+            .map(|event| {
+                event.as_ref().map_err(Clone::clone)?;
+                let (event, inserted) = stored.next().expect("one stored per prepared event");
+                self.after_insert(event, inserted, origin, &near, now)
+            })
+            .collect()
+    }
+
+    /// A deletion by the event's own author is final, whatever arrives later and however: the
+    /// original bytes replayed by gossip or served in a range come back without payload.
+    fn without_deleted_payload(&self, event: VerifiedEvent) -> Result<VerifiedEvent, StoreError> {
+        Ok(if self.store.is_deleted(&event.id(), &event.author())? {
             event.without_payload()
         } else {
             event
-        };
-        let inserted = self.store.insert(&event)?;
+        })
+    }
+
+    /// What follows storing an event: fork evidence, log checks, effects, the notification.
+    fn after_insert(
+        &mut self,
+        event: &VerifiedEvent,
+        inserted: Inserted,
+        origin: Origin,
+        near: &Near<'_>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let author = event.author();
         match &inserted {
             Inserted::AlreadyHad => return Ok(false),
             Inserted::Fork(evidence) => self.push(Output::LogInconsistent {
@@ -193,8 +361,8 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             }),
             Inserted::New | Inserted::PayloadFilled => {}
         }
-        self.check_links(&event)?;
-        self.apply_effects(&event, now)?;
+        self.check_links(event, near)?;
+        self.apply_effects(event, now)?;
         self.push(Output::Stored {
             id: event.id(),
             author,
@@ -205,18 +373,21 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
     }
 
     /// Checks the event against its held neighbours; a broken link is evidence, not a rejection.
-    pub(super) fn check_links(&mut self, event: &VerifiedEvent) -> Result<(), StoreError> {
+    /// `near` holds neighbours just stored in the same batch, found without a store read.
+    pub(super) fn check_links(
+        &mut self,
+        event: &VerifiedEvent,
+        near: &Near<'_>,
+    ) -> Result<(), StoreError> {
         let author = event.author();
         let mut problems: Vec<(u64, ChainError)> = Vec::new();
         if event.seq() > 1
-            && let Some(prev_id) = self.store.ids_at(&author, event.seq() - 1)?.first()
-            && let Some(prev) = self.store.event(prev_id)?
+            && let Some(prev) = self.first_held_at(near, &author, event.seq() - 1)?
             && let Err(e) = check_successor(&prev, event.header())
         {
             problems.push((event.seq(), e));
         }
-        if let Some(next_id) = self.store.ids_at(&author, event.seq() + 1)?.first()
-            && let Some(next) = self.store.event(next_id)?
+        if let Some(next) = self.first_held_at(near, &author, event.seq() + 1)?
             && let Err(e) = check_successor(event, next.header())
         {
             problems.push((next.seq(), e));
@@ -229,6 +400,22 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             });
         }
         Ok(())
+    }
+
+    /// The first event held at a log position, from the batch if it is there.
+    fn first_held_at<'a>(
+        &self,
+        near: &Near<'a>,
+        author: &AuthorId,
+        seq: u64,
+    ) -> Result<Option<Cow<'a, VerifiedEvent>>, StoreError> {
+        if let Some(event) = near.get(&(*author, seq)) {
+            return Ok(Some(Cow::Borrowed(*event)));
+        }
+        Ok(match self.store.ids_at(author, seq)?.first() {
+            Some(id) => self.store.event(id)?.map(Cow::Owned),
+            None => None,
+        })
     }
 
     pub(super) fn apply_effects(
@@ -305,6 +492,34 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         }
         Ok(())
     }
+}
+
+/// Events just stored in a batch by log position (only those now first at their position).
+type Near<'a> = HashMap<(AuthorId, u64), &'a VerifiedEvent>;
+
+/// Whether ingesting the event changes state beyond the event itself (see `apply_effects`).
+fn has_effects(content: Option<&Payload>) -> bool {
+    matches!(
+        content,
+        Some(
+            Payload::Delete(_)
+                | Payload::DeleteV1(_)
+                | Payload::Label(_)
+                | Payload::LabelerDeclaration(_)
+                | Payload::List(_)
+        )
+    )
+}
+
+/// A gossip message as gossipsub hands it over, for [`Engine::handle_gossip_batch`].
+#[derive(Clone, Debug)]
+pub struct GossipMessage<'a, P> {
+    /// The peer that sent it (not necessarily its author).
+    pub from: P,
+    /// The author whose topic carried it.
+    pub topic: AuthorId,
+    /// The message's bytes.
+    pub data: &'a [u8],
 }
 
 /// A header-only arrival adds nothing to an event already held.

@@ -23,6 +23,7 @@ mod routing;
 mod settings;
 mod strangers;
 
+pub use ingest::GossipMessage;
 pub use reputation::{Penalty, Reputation, ReputationLimits};
 pub use routing::{Route, route, topics_for, topics_of};
 pub use settings::NodeSettings;

@@ -21,6 +21,7 @@ pub fn run_all<S: Store>(make: impl Fn() -> S) {
     replies_in_order(&mut make());
     settings_round_trip(&mut make());
     latest_of_kind_tracks_the_newest(&mut make());
+    a_batch_inserts_as_one_by_one_would(&mut make());
 }
 
 fn latest_of_kind_tracks_the_newest<S: Store>(store: &mut S) {
@@ -58,6 +59,57 @@ fn latest_of_kind_tracks_the_newest<S: Store>(store: &mut S) {
         store.latest_of_kind(&k.author(), kind).expect("latest"),
         Some(p1.id())
     );
+}
+
+/// A batch sees its own earlier events: duplicates, filled payloads and forks within one batch
+/// come out as they would from inserts one by one, and so do the counts and indexes.
+fn a_batch_inserts_as_one_by_one_would<S: Store>(store: &mut S) {
+    let events = chain(12, 4, 1000);
+    let author = events[0].author();
+    let k = key(12);
+    let fork = sign_next(&k, None, Timestamp(999), &post("other first")).expect("valid");
+    store.insert(&events[1]).expect("insert");
+    let batch = vec![
+        events[0].without_payload(),
+        events[1].clone(),
+        events[0].clone(),
+        events[3].clone(),
+        events[3].clone(),
+        fork.clone(),
+    ];
+    let outcomes = store.insert_batch(&batch).expect("batch");
+    assert_eq!(
+        outcomes[..5],
+        [
+            Inserted::New,
+            Inserted::AlreadyHad,
+            Inserted::PayloadFilled,
+            Inserted::New,
+            Inserted::AlreadyHad,
+        ]
+    );
+    match &outcomes[5] {
+        Inserted::Fork(evidence) => {
+            assert_eq!(evidence.first.id(), events[0].id());
+            assert_eq!(evidence.second.id(), fork.id());
+        }
+        other => panic!("expected a fork, got {other:?}"),
+    }
+    assert_eq!(
+        store.log_state(&author).expect("state"),
+        LogState {
+            contiguous: 2,
+            highest: 4
+        }
+    );
+    let counts = store.counts().expect("counts");
+    assert_eq!((counts.events, counts.payloads), (4, 4));
+    assert_eq!(store.forks().expect("forks"), vec![(author, 1)]);
+    assert_eq!(
+        store.event(&events[0].id()).expect("get"),
+        Some(events[0].clone())
+    );
+    assert_eq!(store.insert_batch(&[]).expect("empty batch"), vec![]);
 }
 
 fn key(seed: u8) -> AuthorKey {

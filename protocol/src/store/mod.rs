@@ -137,6 +137,13 @@ pub trait Store {
     /// Adds an event and its indexes (author log, timeline, replies). Idempotent.
     fn insert(&mut self, event: &VerifiedEvent) -> Result<Inserted, StoreError>;
 
+    /// Inserts events in order with the same outcomes as [`Store::insert`] one by one. A store
+    /// that can writes them in one transaction (group commit: all or none after a crash),
+    /// which is what makes ingest fast. Returns what each insert did, in order.
+    fn insert_batch(&mut self, events: &[VerifiedEvent]) -> Result<Vec<Inserted>, StoreError> {
+        events.iter().map(|event| self.insert(event)).collect()
+    }
+
     /// The event with this id, if held.
     fn event(&self, id: &EventId) -> Result<Option<VerifiedEvent>, StoreError>;
 

@@ -1,5 +1,6 @@
 //! Engine behaviour through exact inputs: a tiny in-test network delivers outputs instantly.
 
+mod batch;
 mod hostile;
 
 use super::*;
