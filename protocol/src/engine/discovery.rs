@@ -1,5 +1,6 @@
 //! Host discovery: when too few connected peers serve a hosted author, look it up in the DHT
-//! and dial what the lookup finds; connection upkeep (see [`crate::upkeep`]); periodic work on
+//! and dial what the lookup finds, and now and then dial one new host even when enough serve
+//! it (they may all be stale); connection upkeep (see [`crate::upkeep`]); periodic work on
 //! timeouts.
 
 use super::{Engine, Output};
@@ -11,9 +12,15 @@ use crate::upkeep::UpkeepAction;
 impl<S: Store, P: Ord + Clone> Engine<S, P> {
     /// DHT lookup results: nodes that host `author`.
     pub fn handle_providers(&mut self, author: AuthorId, providers: Vec<P>) {
+        let for_new_host = self.new_host_lookups.remove(&author);
         // A lookup takes seconds; if enough connected peers serve the author by now, more
-        // connections would add nothing.
+        // connections would add nothing, except the one new host a periodic lookup is for.
         if self.serving(&author) >= self.config.serving_peers_min {
+            if for_new_host
+                && let Some(peer) = providers.into_iter().find(|p| !self.peers.contains_key(p))
+            {
+                self.push(Output::Dial(peer));
+            }
             return;
         }
         let mut dialled = 0;
@@ -72,6 +79,8 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         let me = self.me;
         let hosted = &self.hosted;
         self.lookups.retain(|a, _| hosted.contains(a) && *a != me);
+        self.new_host_due.retain(|a, _| hosted.contains(a));
+        self.new_host_lookups.retain(|a| hosted.contains(a));
         let mut checks = Vec::new();
         for author in hosted.iter().filter(|a| **a != me) {
             if self.peers.values().any(|p| !p.answered.contains(author)) {
@@ -96,6 +105,19 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             self.lookups
                 .insert(author, now.saturating_add_millis(interval));
             if serving < self.config.serving_peers_min {
+                self.push(Output::FindProviders(author));
+                continue;
+            }
+            // Well served: still, now and then, one new host (see `new_host_interval_ms`).
+            let interval = self.config.new_host_interval_ms;
+            let due = *self
+                .new_host_due
+                .entry(author)
+                .or_insert_with(|| now.saturating_add_millis(interval));
+            if now >= due {
+                self.new_host_due
+                    .insert(author, now.saturating_add_millis(interval));
+                self.new_host_lookups.insert(author);
                 self.push(Output::FindProviders(author));
             }
         }

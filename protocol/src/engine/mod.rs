@@ -65,6 +65,10 @@ pub struct EngineConfig {
     pub serving_peers_min: usize,
     /// Least time between lookups for an author that some, but too few, peers serve.
     pub provider_refresh_interval_ms: u64,
+    /// How often an author that enough connected peers serve is looked up anyway, to dial one
+    /// host not connected yet: peers that serve an author can all be stale (an island that
+    /// never hears the author again), and only a new host tells.
+    pub new_host_interval_ms: u64,
     /// Outputs buffered before the oldest notifications are dropped (the driver drains them
     /// after every input, so this bounds a stalled driver, not normal operation).
     pub outputs_max: usize,
@@ -90,6 +94,7 @@ impl Default for EngineConfig {
             provider_lookup_interval_ms: 10_000,
             serving_peers_min: 3,
             provider_refresh_interval_ms: 60_000,
+            new_host_interval_ms: 600_000,
             outputs_max: 65_536,
             signature_memo: None,
             strangers: StrangerLimits::default(),
@@ -299,6 +304,10 @@ pub struct Engine<S: Store, P: Ord + Clone> {
     /// When each followed author is next checked (and looked up in the DHT if too few
     /// connected peers serve it).
     lookups: BTreeMap<AuthorId, Timestamp>,
+    /// When each well-served hosted author is next looked up for one new host, and the
+    /// lookups of that kind in flight.
+    new_host_due: BTreeMap<AuthorId, Timestamp>,
+    new_host_lookups: BTreeSet<AuthorId>,
     /// The highest seq any connected peer reported per author (an upper bound: it is
     /// recomputed when a claim is withdrawn), so finding backfill work costs O(authors), not
     /// O(peers × authors), when there is none.
@@ -337,6 +346,8 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             next_heads_round: now,
             keys,
             lookups: BTreeMap::new(),
+            new_host_due: BTreeMap::new(),
+            new_host_lookups: BTreeSet::new(),
             best_heads: BTreeMap::new(),
             upkeep: config
                 .upkeep

@@ -820,3 +820,52 @@ fn a_lost_peer_is_redialled_by_upkeep_and_a_banned_one_is_not() {
     assert_eq!(redialled.first(), Some(&5), "the lost peer is redialled");
     assert!(!redialled.contains(&6), "a banned peer is not");
 }
+
+#[test]
+fn a_well_served_follow_still_gets_one_new_host_now_and_then() {
+    // Three connected peers serve the author, so nothing looks it up for lack of hosts; they
+    // could all be stale, so every `new_host_interval_ms` one host not connected is dialled.
+    let mut net = Net::new(5);
+    let (author, reader) = (0, 4);
+    let target = net.author(author);
+    for host in 1..=3 {
+        net.connect(author, host);
+        net.follow(host, target);
+        net.connect(host, reader);
+    }
+    net.post(author, "served thrice");
+    net.nodes[reader].follow(target, T0).expect("follow");
+    let drain = |net: &mut Net| {
+        let (mut lookups, mut dials) = (0, Vec::new());
+        while let Some(output) = net.nodes[reader].poll_output() {
+            match output {
+                Output::FindProviders(a) if a == target => lookups += 1,
+                Output::Dial(peer) => dials.push(peer),
+                other => net.deliver(reader, other),
+            }
+        }
+        (lookups, dials)
+    };
+    drain(&mut net);
+    assert_eq!(net.nodes[reader].serving(&target), 3);
+    let interval = EngineConfig::default().new_host_interval_ms;
+    let at = |net: &mut Net, ms: u64| {
+        net.nodes[reader].handle_timeout(T0.saturating_add_millis(ms));
+        drain(net)
+    };
+    at(&mut net, 1);
+    assert_eq!(at(&mut net, interval / 2).0, 0, "not before the interval");
+    assert_eq!(at(&mut net, interval + 60_000).0, 1, "once after it");
+    net.nodes[reader].handle_providers(target, vec![1, 2, author, 3]);
+    assert_eq!(
+        drain(&mut net).1,
+        vec![author],
+        "one host, not connected yet"
+    );
+    net.nodes[reader].handle_providers(target, vec![author]);
+    assert_eq!(
+        drain(&mut net).1,
+        Vec::<usize>::new(),
+        "only for that lookup"
+    );
+}
