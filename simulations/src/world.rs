@@ -17,6 +17,7 @@ use handbill_protocol::payload::{
 };
 use handbill_protocol::signature::SignatureMemo;
 use handbill_protocol::store::{EventPool, MemoryStore, Store};
+use handbill_protocol::upkeep::UpkeepConfig;
 use handbill_protocol::validate::LogHead;
 use handbill_protocol::wire::{Request, Response};
 use handbill_protocol::{AuthorId, AuthorKey, EventId, Payload, Timestamp, sign_next};
@@ -363,10 +364,14 @@ impl World {
         let config = EngineConfig {
             signature_memo: self.memo.clone(),
             providers_dialled_max: self.sc.overlay.dial_providers,
-            // The overlay's own `maintain` redials and walks (its rounds are per scenario, and
-            // a per-second engine round for every node would dominate large runs); see
-            // ARCHITECTURE.md on moving it onto the engine's upkeep.
-            upkeep: None,
+            // The daemon's upkeep policy, with rounds at the scenario's maintenance interval
+            // (a per-second round for every node would dominate large runs) and its degrees.
+            upkeep: Some(UpkeepConfig {
+                round_ms: self.sc.overlay.maintenance_ms as u64,
+                walk_interval_ms: self.sc.overlay.maintenance_ms as u64,
+                degree_min: self.sc.overlay.min_degree,
+                ..UpkeepConfig::default()
+            }),
             ..EngineConfig::default()
         };
         let key = AuthorKey::from_secret_bytes(secret);
@@ -536,8 +541,8 @@ impl World {
                 }
                 kept_honest += 1;
             }
-            self.nodes[a as usize].known.push(b);
-            self.nodes[b as usize].known.push(a);
+            self.remember(a, b);
+            self.remember(b, a);
             self.connect(a, b);
         }
         if let Some(t) = target {
@@ -1286,8 +1291,12 @@ impl World {
                 self.queue.push(at, Ev::Providers { node: n, topic });
             }
             Output::Dial(peer) => self.dial(n, peer),
-            // Only emitted by the engine's upkeep, which is off here (see `engine_for`).
-            Output::RandomWalk | Output::Disconnect(_) => {}
+            Output::RandomWalk => {
+                let wanted = self.sc.overlay.degree;
+                let have = self.nodes[n as usize].conns.len();
+                self.random_walk(n, wanted.saturating_sub(have));
+            }
+            Output::Disconnect(peer) => self.disconnect(n, peer),
             Output::Misbehaved { .. } => self.tally.misbehaved += 1,
             Output::LogInconsistent { .. } => self.tally.log_inconsistencies += 1,
             // Simulated peers are never disconnected for misbehaviour: the scenarios measure
@@ -1394,12 +1403,30 @@ impl World {
     // ----- connections -----
 
     fn dial(&mut self, a: NodeId, b: NodeId) {
-        if a == b || !self.nodes[b as usize].online() || !self.reachable(a, b) {
+        if a == b {
+            return;
+        }
+        if !self.nodes[b as usize].online() || !self.reachable(a, b) {
+            // The dial times out: upkeep backs off before trying this peer again.
+            if let Some(engine) = self.nodes[a as usize].engine.as_mut() {
+                engine.handle_dial_failed(&b, timestamp(self.now));
+            }
             return;
         }
         // A connection takes about two round trips (TCP or QUIC handshake, then noise).
         let rtt = self.latency(a, b) + self.latency(b, a);
         self.queue.push(self.now + 2 * rtt, Ev::Connect(a, b));
+    }
+
+    /// `a` keeps `b` as a peer worth reconnecting to (the overlay's initial links, a newcomer's
+    /// bootstrap and contacts): the engine's upkeep book, as `handbilld`'s configured peers.
+    fn remember(&mut self, a: NodeId, b: NodeId) {
+        let now = timestamp(self.now);
+        let node = &mut self.nodes[a as usize];
+        node.known.push(b);
+        if let Some(engine) = node.engine.as_mut() {
+            engine.add_known_peer(b, now);
+        }
     }
 
     fn connect(&mut self, a: NodeId, b: NodeId) {
@@ -1508,10 +1535,14 @@ impl World {
             return;
         }
         let degree = self.sc.overlay.degree;
+        // Honest nodes run the engine's upkeep (redials, walks when short); what is left here
+        // is theirs only as DHT members (periodic random walks, as Kademlia does) and the
+        // whole of it for adversaries, which have no engine.
+        let engine_upkeep = node.engine.is_some();
         // Redial known peers that were lost, even when well connected otherwise: without this a
         // healed partition stays split, since each side serves every author to itself.
         let cap = 2 * degree;
-        if node.conns.len() < cap {
+        if !engine_upkeep && node.conns.len() < cap {
             let lost: Vec<NodeId> = node
                 .known
                 .iter()
@@ -1527,8 +1558,8 @@ impl World {
         let node = &self.nodes[n as usize];
         let walk_every = seconds(self.sc.overlay.random_walk_s);
         let periodic = walk_every > 0 && self.now >= node.next_walk;
-        let short = node.conns.len() < self.sc.overlay.min_degree;
-        if !node.conns.is_empty() && (short || periodic) {
+        let short = !engine_upkeep && node.conns.len() < self.sc.overlay.min_degree;
+        if short || periodic {
             if periodic {
                 self.nodes[n as usize].next_walk = self.now + walk_every;
             }
@@ -1537,27 +1568,36 @@ impl World {
             } else {
                 self.sc.overlay.random_walk_dials
             };
-            let mut dialled = 0;
-            for _ in 0..dials * 3 {
-                if dialled >= dials {
-                    break;
-                }
-                let pick = self.rng.gen_range(0..self.nodes.len()) as NodeId;
-                let peer = &self.nodes[pick as usize];
-                if pick != n && peer.online() && peer.role != Role::Sybil && self.reachable(n, pick)
-                {
-                    let known = &mut self.nodes[n as usize].known;
-                    if known.len() >= 4 * degree {
-                        known.remove(0);
-                    }
-                    known.push(pick);
-                    self.dial(n, pick);
-                    dialled += 1;
-                }
-            }
+            self.random_walk(n, dials);
         }
         let next = self.now + millis(self.sc.overlay.maintenance_ms);
         self.queue.push(next, Ev::Maintain(n, epoch));
+    }
+
+    /// A random walk in the DHT: up to `dials` random online nodes, dialled and remembered. A
+    /// node with no connection at all cannot walk (it reaches no DHT member).
+    fn random_walk(&mut self, n: NodeId, dials: usize) {
+        if self.nodes[n as usize].conns.is_empty() {
+            return;
+        }
+        let degree = self.sc.overlay.degree;
+        let mut dialled = 0;
+        for _ in 0..dials * 3 {
+            if dialled >= dials {
+                break;
+            }
+            let pick = self.rng.gen_range(0..self.nodes.len()) as NodeId;
+            let peer = &self.nodes[pick as usize];
+            if pick != n && peer.online() && peer.role != Role::Sybil && self.reachable(n, pick) {
+                let known = &mut self.nodes[n as usize].known;
+                if known.len() >= 4 * degree {
+                    known.remove(0);
+                }
+                known.push(pick);
+                self.dial(n, pick);
+                dialled += 1;
+            }
+        }
     }
 
     fn heartbeat(&mut self, n: NodeId, epoch: u32) {
@@ -1872,7 +1912,11 @@ impl World {
         let node = &mut self.nodes[n as usize];
         node.engine = Some(engine);
         node.joined_at = self.now;
-        node.known = known;
+        node.known = Vec::new();
+        for k in known {
+            self.remember(n, k);
+        }
+        let node = &mut self.nodes[n as usize];
         node.presence = Presence::Offline;
         self.bring_online(n);
         self.drain(n);
