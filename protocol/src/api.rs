@@ -417,6 +417,19 @@ pub struct MuteRequest {
     pub tag: Option<String>,
 }
 
+impl MuteRequest {
+    /// What the request mutes, normalised as muting compares it; exactly one field must be set.
+    pub fn target(&self) -> Result<crate::moderation::Mute, crate::moderation::MuteError> {
+        use crate::moderation::{Mute, MuteError};
+        match (&self.author, &self.word, &self.tag) {
+            (Some(author), None, None) => Ok(Mute::Author(*author)),
+            (None, Some(word), None) => Ok(Mute::Word(word.to_lowercase())),
+            (None, None, Some(tag)) => Ok(Mute::Tag(tag.trim_start_matches('#').to_lowercase())),
+            _ => Err(MuteError::NotExactlyOne),
+        }
+    }
+}
+
 /// `POST /v1/lists/subscriptions`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListSubscribeRequest {

@@ -11,8 +11,8 @@ use handbill_protocol::api::{
     FeedSubscribeRequest, LabelView, ListSubscribeRequest, ModerationOptions, MuteRequest, OwnList,
     TargetId,
 };
-use handbill_protocol::moderation::Preferences;
 use handbill_protocol::moderation::labels::LabelSubject;
+use handbill_protocol::moderation::{Mute, Preferences};
 use handbill_protocol::payload::{LabelerDeclaration, Payload};
 use handbill_protocol::store::Store;
 
@@ -86,39 +86,19 @@ pub(super) async fn options(
         .await
 }
 
-fn one_mute(body: &MuteRequest) -> Result<(), Failure> {
-    let set = [
-        body.author.is_some(),
-        body.word.is_some(),
-        body.tag.is_some(),
-    ];
-    if set.iter().filter(|s| **s).count() != 1 {
-        return Err(Failure::bad_request(
-            "give exactly one of author, word, tag",
-        ));
-    }
-    Ok(())
+/// What a mute request names, or a 400 saying what to give.
+fn mute_target(body: &MuteRequest) -> Result<Mute, Failure> {
+    body.target()
+        .map_err(|e| Failure::bad_request(e.to_string()))
 }
 
 pub(super) async fn mute(
     State(state): State<ApiState>,
     ApiJson(body): ApiJson<MuteRequest>,
 ) -> Result<StatusCode, Failure> {
-    one_mute(&body)?;
+    let target = mute_target(&body)?;
     state
-        .change_settings(move |s| {
-            let m = &mut s.moderation;
-            if let Some(a) = body.author {
-                m.muted_authors.insert(a);
-            }
-            if let Some(w) = body.word {
-                m.muted_words.insert(w.to_lowercase());
-            }
-            if let Some(t) = body.tag {
-                m.muted_tags
-                    .insert(t.trim_start_matches('#').to_lowercase());
-            }
-        })
+        .change_settings(move |s| s.moderation.mute(target))
         .await
 }
 
@@ -126,21 +106,9 @@ pub(super) async fn unmute(
     State(state): State<ApiState>,
     ApiJson(body): ApiJson<MuteRequest>,
 ) -> Result<StatusCode, Failure> {
-    one_mute(&body)?;
+    let target = mute_target(&body)?;
     state
-        .change_settings(move |s| {
-            let m = &mut s.moderation;
-            if let Some(a) = body.author {
-                m.muted_authors.remove(&a);
-            }
-            if let Some(w) = body.word {
-                m.muted_words.remove(&w.to_lowercase());
-            }
-            if let Some(t) = body.tag {
-                m.muted_tags
-                    .remove(&t.trim_start_matches('#').to_lowercase());
-            }
-        })
+        .change_settings(move |s| s.moderation.unmute(&target))
         .await
 }
 

@@ -108,6 +108,45 @@ pub struct Preferences {
     pub self_label_actions: BTreeMap<String, Action>,
 }
 
+/// One thing a viewer mutes, normalised (words and tags lowercase, tags without `#`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mute {
+    /// Every event by this author.
+    Author(AuthorId),
+    /// Posts containing this word or phrase.
+    Word(String),
+    /// Posts with this tag.
+    Tag(String),
+}
+
+/// A mute request that names nothing to mute, or more than one thing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MuteError {
+    /// Not exactly one of author, word and tag was given.
+    #[error("give exactly one of author, word, tag")]
+    NotExactlyOne,
+}
+
+impl Preferences {
+    /// Adds a mute.
+    pub fn mute(&mut self, mute: Mute) {
+        match mute {
+            Mute::Author(a) => self.muted_authors.insert(a),
+            Mute::Word(w) => self.muted_words.insert(w),
+            Mute::Tag(t) => self.muted_tags.insert(t),
+        };
+    }
+
+    /// Removes a mute, if set.
+    pub fn unmute(&mut self, mute: &Mute) {
+        match mute {
+            Mute::Author(a) => self.muted_authors.remove(a),
+            Mute::Word(w) => self.muted_words.remove(w),
+            Mute::Tag(t) => self.muted_tags.remove(t),
+        };
+    }
+}
+
 /// Whether a label was on the event itself or on its author.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -367,3 +367,34 @@ fn verdict_serializes_for_clients() {
     assert_eq!(json["action"], "warn");
     assert_eq!(json["reasons"][0]["type"], "self_label");
 }
+
+#[test]
+fn a_mute_request_names_exactly_one_thing_normalised_as_matching_compares() {
+    use crate::api::MuteRequest;
+    use crate::moderation::{Mute, MuteError};
+    let tag = MuteRequest {
+        tag: Some("#Spoilers".into()),
+        ..MuteRequest::default()
+    };
+    assert_eq!(tag.target(), Ok(Mute::Tag("spoilers".into())));
+    let word = MuteRequest {
+        word: Some("Ends".into()),
+        ..MuteRequest::default()
+    };
+    assert_eq!(word.target(), Ok(Mute::Word("ends".into())));
+    let mut prefs = Preferences::default();
+    prefs.mute(tag.target().unwrap());
+    assert!(prefs.muted_tags.contains("spoilers"));
+    prefs.unmute(&tag.target().unwrap());
+    assert!(prefs.muted_tags.is_empty());
+    assert_eq!(
+        MuteRequest::default().target(),
+        Err(MuteError::NotExactlyOne)
+    );
+    let both = MuteRequest {
+        word: Some("a".into()),
+        tag: Some("b".into()),
+        ..MuteRequest::default()
+    };
+    assert_eq!(both.target(), Err(MuteError::NotExactlyOne));
+}
