@@ -139,6 +139,8 @@ struct Pending {
     /// Dials made on purpose (bootstrap addresses without a peer id, `connect`): the peer they
     /// reach joins the engine's book of peers to keep.
     wanted: std::collections::HashSet<libp2p::swarm::ConnectionId>,
+    /// Gossip received since the engine last judged any (see `GossipBatch`).
+    gossip: GossipBatch,
 }
 
 /// Where peers can be dialled: addresses this node dialled them at, and the listen addresses
@@ -246,16 +248,10 @@ pub async fn run(
             event = swarm.select_next_some() => {
                 // Take every event that is ready now, so gossip that arrived together is
                 // verified and stored together (group commit).
-                let mut gossip = GossipBatch::default();
                 let mut next = Some(event);
                 let mut taken = 0;
                 while let Some(event) = next {
-                    match event {
-                        SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(
-                            gossipsub::Event::Message { propagation_source, message_id, message },
-                        )) => gossip.push(propagation_source, message_id, message),
-                        event => on_swarm_event(&mut swarm, &mut engine, &shared, &mut pending, event),
-                    }
+                    on_swarm_event(&mut swarm, &mut engine, &shared, &mut pending, event);
                     taken += 1;
                     next = if taken < SWARM_EVENTS_PER_BATCH_MAX {
                         swarm.next().now_or_never().flatten()
@@ -263,7 +259,7 @@ pub async fn run(
                         None
                     };
                 }
-                gossip.judge(&mut swarm, &mut engine);
+                std::mem::take(&mut pending.gossip).judge(&mut swarm, &mut engine);
             }
             Some(job) = inbox.jobs.recv() => job(&mut engine),
             Some(command) = inbox.commands.recv() => match command {
@@ -335,24 +331,31 @@ impl GossipBatch {
             return;
         }
         // Messages on topics we do not subscribe to have nothing of ours to be judged by.
-        let (on_ours, not_ours): (Vec<_>, Vec<_>) = self
+        let topics: Vec<Option<AuthorId>> = self
             .messages
-            .into_iter()
-            .partition(|(_, _, m)| topic_author(&m.topic).is_some());
-        let input: Vec<GossipMessage<'_, PeerId>> = on_ours
             .iter()
-            .filter_map(|(from, _, message)| {
+            .map(|(_, _, message)| topic_author(&message.topic))
+            .collect();
+        let input: Vec<GossipMessage<'_, PeerId>> = self
+            .messages
+            .iter()
+            .zip(&topics)
+            .filter_map(|((from, _, message), topic)| {
                 Some(GossipMessage {
                     from: *from,
-                    topic: topic_author(&message.topic)?,
+                    topic: (*topic)?,
                     data: &message.data,
                 })
             })
             .collect();
         tracing::trace!(messages = input.len(), "judging a gossip batch");
-        let verdicts = engine.handle_gossip_batch(&input, now());
+        let mut verdicts = engine.handle_gossip_batch(&input, now()).into_iter();
         let gossip = &mut swarm.behaviour_mut().gossipsub;
-        for ((from, id, _), verdict) in on_ours.iter().zip(verdicts) {
+        for ((from, id, _), topic) in self.messages.iter().zip(&topics) {
+            let verdict = match topic {
+                Some(_) => verdicts.next().unwrap_or(Acceptance::Ignore),
+                None => Acceptance::Ignore,
+            };
             let acceptance = match verdict {
                 Acceptance::Accept => gossipsub::MessageAcceptance::Accept,
                 Acceptance::Reject => {
@@ -362,9 +365,6 @@ impl GossipBatch {
                 Acceptance::Ignore => gossipsub::MessageAcceptance::Ignore,
             };
             gossip.report_message_validation_result(id, from, acceptance);
-        }
-        for (from, id, _) in &not_ours {
-            gossip.report_message_validation_result(id, from, gossipsub::MessageAcceptance::Ignore);
         }
     }
 }
@@ -588,15 +588,12 @@ fn on_behaviour_event(
     event: BehaviourEvent,
 ) {
     match event {
+        // Judged with the rest of what arrived together, once the loop has taken it all.
         BehaviourEvent::Gossipsub(gossipsub::Event::Message {
             propagation_source,
             message_id,
             message,
-        }) => {
-            let mut gossip = GossipBatch::default();
-            gossip.push(propagation_source, message_id, message);
-            gossip.judge(swarm, engine);
-        }
+        }) => pending.gossip.push(propagation_source, message_id, message),
         BehaviourEvent::Replication(request_response::Event::Message { peer, message, .. }) => {
             match message {
                 request_response::Message::Request {

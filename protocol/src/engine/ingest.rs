@@ -291,25 +291,32 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         results
     }
 
-    /// Stores a run of events without effects in one transaction.
+    /// Stores a run of events without effects in one transaction. A store failure fails the
+    /// whole run (nothing of it is stored; gossip is dropped, backfill retries next round).
     fn ingest_run(
         &mut self,
         run: Vec<VerifiedEvent>,
         origin: Origin,
         now: Timestamp,
     ) -> Vec<Result<bool, StoreError>> {
-        let prepared: Vec<Result<VerifiedEvent, StoreError>> = run
+        let count = run.len();
+        let stored = run
             .into_iter()
             .map(|event| self.without_deleted_payload(event))
-            .collect();
-        let batch: Vec<VerifiedEvent> = prepared.iter().filter_map(|e| e.clone().ok()).collect();
-        let inserted = match self.store.insert_batch(&batch) {
-            Ok(inserted) if inserted.len() == batch.len() => inserted,
-            Ok(_) => {
-                let e = StoreError::Backend("the store answered a batch of the wrong size".into());
-                return prepared.iter().map(|_| Err(e.clone())).collect();
-            }
-            Err(e) => return prepared.iter().map(|_| Err(e.clone())).collect(),
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|batch| {
+                let inserted = self.store.insert_batch(&batch)?;
+                if inserted.len() == batch.len() {
+                    Ok((batch, inserted))
+                } else {
+                    Err(StoreError::Backend(
+                        "the store answered a batch of the wrong size".into(),
+                    ))
+                }
+            });
+        let (batch, inserted) = match stored {
+            Ok(stored) => stored,
+            Err(e) => return vec![Err(e); count],
         };
         // What the batch placed first at a log position is what the store would read back.
         let near: Near<'_> = batch
@@ -318,14 +325,10 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             .filter(|(_, inserted)| **inserted == Inserted::New)
             .map(|(event, _)| ((event.author(), event.seq()), event))
             .collect();
-        let mut stored = batch.iter().zip(inserted);
-        prepared
+        batch
             .iter()
-            .map(|event| {
-                event.as_ref().map_err(Clone::clone)?;
-                let (event, inserted) = stored.next().expect("one stored per prepared event");
-                self.after_insert(event, inserted, origin, &near, now)
-            })
+            .zip(inserted)
+            .map(|(event, inserted)| self.after_insert(event, inserted, origin, &near, now))
             .collect()
     }
 
