@@ -43,10 +43,13 @@ impl Kind {
     /// Delete some of the author's own earlier events, naming for each the topics it travelled
     /// on, so the delete reaches every reader the event reached.
     pub const DELETE: Kind = Kind(11);
+    /// A new text for one of the author's own posts; the post keeps its id, and readers see
+    /// the newest edit's text.
+    pub const EDIT: Kind = Kind(12);
 
     /// Whether this build knows how to decode and show this kind.
     pub fn is_known(self) -> bool {
-        (1..=11).contains(&self.0)
+        (1..=12).contains(&self.0)
     }
 
     /// The kind's name in APIs and logs (`post`, `label`…), or `unknown` for an unknown kind.
@@ -62,6 +65,7 @@ impl Kind {
             Kind::LABEL => "label",
             Kind::LABELER_DECLARATION => "labeler_declaration",
             Kind::LIST => "list",
+            Kind::EDIT => "edit",
             _ => "unknown",
         }
     }
@@ -192,6 +196,24 @@ pub struct DeleteTarget {
     /// The event deleted.
     pub id: EventId,
     /// Authors whose topics also carried it, at most [`DELETE_TARGET_TOPICS_MAX`].
+    #[serde(deserialize_with = "delete_target_topics")]
+    pub topics: Vec<AuthorId>,
+}
+
+/// A new text for one of the author's own posts. Valid only when it is signed by the post's
+/// author (`target.author`, checked from the bytes when the event is validated); readers apply
+/// an edit only to a held post by that same author, so a wrong `target.author` edits nothing.
+/// It travels on the post's author's topic and on `topics`, the other topics the post was
+/// published on, so it reaches every reader the post reached. Deleting the post erases every
+/// edit of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Edit {
+    /// The post edited (its first version, whatever edits came before).
+    pub target: EventRef,
+    /// The post's new text, at most [`POST_TEXT_BYTES_MAX`] bytes.
+    pub text: String,
+    /// Authors other than the post's whose topics carried it, at most
+    /// [`DELETE_TARGET_TOPICS_MAX`].
     #[serde(deserialize_with = "delete_target_topics")]
     pub topics: Vec<AuthorId>,
 }
@@ -342,6 +364,8 @@ pub enum Payload {
     LabelerDeclaration(LabelerDeclaration),
     /// See [`List`].
     List(List),
+    /// See [`Edit`].
+    Edit(Edit),
     /// A kind this build does not know: kept and relayed as opaque bytes, never shown.
     Unknown(Kind),
 }
@@ -405,6 +429,7 @@ impl Payload {
             Payload::Label(_) => Kind::LABEL,
             Payload::LabelerDeclaration(_) => Kind::LABELER_DECLARATION,
             Payload::List(_) => Kind::LIST,
+            Payload::Edit(_) => Kind::EDIT,
             Payload::Unknown(kind) => *kind,
         }
     }
@@ -430,6 +455,7 @@ impl Payload {
             Payload::Label(p) => enc(p),
             Payload::LabelerDeclaration(p) => enc(p),
             Payload::List(p) => enc(p),
+            Payload::Edit(p) => enc(p),
             Payload::Unknown(_) => Vec::new(),
         }
     }
@@ -451,10 +477,23 @@ impl Payload {
             Kind::LABEL => Payload::Label(canonical(kind, bytes)?),
             Kind::LABELER_DECLARATION => Payload::LabelerDeclaration(canonical(kind, bytes)?),
             Kind::LIST => Payload::List(canonical(kind, bytes)?),
+            Kind::EDIT => Payload::Edit(canonical(kind, bytes)?),
             other => return Ok(Payload::Unknown(other)),
         };
         payload.check_fields()?;
         Ok(payload)
+    }
+
+    /// Checks the rules that depend on who signed the payload: an edit must be signed by the
+    /// author of the post it edits.
+    pub fn check_signer(&self, author: &AuthorId) -> Result<(), PayloadError> {
+        match self {
+            Payload::Edit(e) if e.target.author != *author => Err(invalid(
+                "target",
+                "an edit must be signed by the author of the post it edits",
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Checks every field against its limit and format rule.
@@ -473,6 +512,16 @@ impl Payload {
                 }
                 if p.text.is_empty() && p.quote.is_none() {
                     return Err(invalid("text", "a post needs text or a quote"));
+                }
+                Ok(())
+            }
+            Payload::Edit(e) => {
+                max_bytes("text", &e.text, POST_TEXT_BYTES_MAX)?;
+                if e.text.trim().is_empty() {
+                    return Err(invalid(
+                        "text",
+                        "an edit needs text (delete the post instead)",
+                    ));
                 }
                 Ok(())
             }

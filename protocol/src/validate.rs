@@ -198,7 +198,9 @@ fn check_payload(header: &Header, bytes: &[u8]) -> Result<Payload, ValidationErr
     if PayloadHash::of(bytes) != header.payload_hash {
         return Err(ValidationError::PayloadHash);
     }
-    Ok(Payload::decode(header.kind, bytes)?)
+    let payload = Payload::decode(header.kind, bytes)?;
+    payload.check_signer(&header.author)?;
+    Ok(payload)
 }
 
 /// Verifies many checked events at once, returning one result per input in input order.
@@ -416,6 +418,7 @@ pub fn sign_raw(
             max: crate::limits::PAYLOAD_BYTES_MAX,
         })?;
     let content = Payload::decode(kind, &payload)?;
+    content.check_signer(&key.author())?;
     let (seq, prev, created_at) = match head {
         None => (1, None, now),
         Some(head) => (

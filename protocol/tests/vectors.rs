@@ -221,6 +221,18 @@ fn valid_inputs() -> Vec<(&'static str, u8, Timestamp, Kind, Vec<u8>)> {
         Payload::DeleteV1(Delete::of([first_post_ref(&events).id])),
         &mut events,
     );
+    let r = first_post_ref(&events);
+    push(
+        "edit of an own post, travelling on a mentioned author's topic",
+        1,
+        NOW.0 + 14,
+        Payload::Edit(Edit {
+            target: r,
+            text: "Hello again, Handbill!".into(),
+            topics: vec![key(2).author()],
+        }),
+        &mut events,
+    );
     inputs
 }
 
@@ -481,6 +493,26 @@ fn invalid_cases(valid: &[(Value, VerifiedEvent)]) -> Vec<Value> {
     case(
         "label value with spaces and capitals",
         signed_header(&k, header, Some(bad_label)),
+        "payload_field_invalid",
+    );
+
+    // Someone else's post cannot be edited: the signer must be the target's author.
+    let foreign_edit = Payload::Edit(Edit {
+        target: EventRef {
+            author: key(2).author(),
+            id: second.id(),
+        },
+        text: "not yours".into(),
+        topics: Vec::new(),
+    })
+    .encode();
+    let mut header = base;
+    header.kind = Kind::EDIT;
+    header.payload_len = foreign_edit.len() as u32;
+    header.payload_hash = PayloadHash::of(&foreign_edit);
+    case(
+        "edit signed by someone other than the post's author",
+        signed_header(&k, header, Some(foreign_edit)),
         "payload_field_invalid",
     );
     cases

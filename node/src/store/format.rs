@@ -5,13 +5,15 @@
 //! 1. The first layout (no `format` key): `tombstones` maps an id to one deleting author, the
 //!    last writer winning (so a stranger's delete could replace the author's).
 //! 2. `deletions` keeps one key per (id, deleter), so every deleter's record stands.
+//! 3. `references` and `terms` index every held payload (counts, edit history, search).
 
 use super::backend;
 use handbill_protocol::store::StoreError;
 use handbill_protocol::{AuthorId, EventId};
+use sled::Transactional;
 
 /// The layout this build writes.
-pub const CURRENT: u32 = 2;
+pub const CURRENT: u32 = 3;
 
 const FORMAT_KEY: &[u8] = b"format";
 
@@ -42,6 +44,9 @@ pub fn migrate(db: &sled::Db) -> Result<(), StoreError> {
     if version < 2 {
         tombstones_per_deleter(db)?;
     }
+    if version < 3 {
+        index_payloads(db)?;
+    }
     if version < CURRENT || meta.get(FORMAT_KEY).map_err(backend)?.is_none() {
         meta.insert(FORMAT_KEY, &CURRENT.to_be_bytes())
             .map_err(backend)?;
@@ -71,6 +76,28 @@ fn tombstones_per_deleter(db: &sled::Db) -> Result<(), StoreError> {
     new.flush().map_err(backend)?;
     drop(old);
     db.drop_tree("tombstones").map_err(backend)?;
+    Ok(())
+}
+
+/// 2 → 3: indexes the references and search terms of every held payload. Idempotent (keys
+/// only), so a crash part-way is repaired by running it again; the version is written last.
+fn index_payloads(db: &sled::Db) -> Result<(), StoreError> {
+    let events = db.open_tree("events").map_err(backend)?;
+    let references = db.open_tree("references").map_err(backend)?;
+    let terms = db.open_tree("terms").map_err(backend)?;
+    for entry in events.iter() {
+        let (_, bytes) = entry.map_err(backend)?;
+        let event = super::decode_stored(&bytes)?;
+        if event.payload_bytes().is_none() {
+            continue;
+        }
+        (&references, &terms)
+            .transaction(|(references, terms)| {
+                super::indexes::write_payload_indexes(references, terms, &event, true)
+            })
+            .map_err(super::tx_error)?;
+    }
+    db.flush().map_err(backend)?;
     Ok(())
 }
 

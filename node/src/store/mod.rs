@@ -18,19 +18,26 @@
 //! settings   name                    -> bytes
 //! peers      multiaddr               -> last connected (ms)  (dialled again at start)
 //! ```
+//!
+//! and the indexes of the social features (references, search terms, notifications) described
+//! in [`indexes`].
 
 use handbill_protocol::event::SignedEvent;
 use handbill_protocol::log::{SamePosition, compare_position};
 use handbill_protocol::payload::Kind;
+use handbill_protocol::relations::Relation;
 use handbill_protocol::store::{
-    Inserted, LogState, Store, StoreCounts, StoreError, TimelineCursor, in_timeline, reply_parent,
+    Inserted, LogState, NOTIFICATIONS_MAX, REFERENCE_COUNT_MAX, Store, StoreCounts, StoreError,
+    TimelineCursor, in_timeline, reply_parent,
 };
 use handbill_protocol::{AuthorId, CheckedEvent, EventId, Timestamp, VerifiedEvent};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::{Transactional, Tree};
+use std::ops::Bound;
 use std::path::Path;
 
 mod format;
+mod indexes;
 
 /// Memory sled may use for its page cache: small, because an idle node should stay small and
 /// the OS page cache does the rest.
@@ -48,6 +55,9 @@ pub struct SledStore {
     deletions: Tree,
     forks: Tree,
     latest: Tree,
+    references: Tree,
+    terms: Tree,
+    notifications: Tree,
     meta: Tree,
     settings: Tree,
     peers: Tree,
@@ -175,6 +185,8 @@ struct InsertTrees<'a> {
     replies: &'a TransactionalTree,
     forks: &'a TransactionalTree,
     latest: &'a TransactionalTree,
+    references: &'a TransactionalTree,
+    terms: &'a TransactionalTree,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -204,6 +216,7 @@ impl InsertTrees<'_> {
                     self.replies
                         .insert(&key_reply(&parent, created_at, &id)[..], &[])?;
                 }
+                indexes::write_payload_indexes(self.references, self.terms, event, true)?;
                 return Ok(Inserted::PayloadFilled);
             }
             return Ok(Inserted::AlreadyHad);
@@ -258,6 +271,9 @@ impl InsertTrees<'_> {
         if let Some(parent) = p.parent {
             self.replies
                 .insert(&key_reply(&parent, created_at, &id)[..], &[])?;
+        }
+        if p.has_payload {
+            indexes::write_payload_indexes(self.references, self.terms, event, true)?;
         }
         Ok(outcome)
     }
@@ -318,6 +334,9 @@ impl SledStore {
             deletions: tree("deletions")?,
             forks: tree("forks")?,
             latest: tree("latest")?,
+            references: tree("references")?,
+            terms: tree("terms")?,
+            notifications: tree("notifications")?,
             meta: tree("meta")?,
             settings: tree("settings")?,
             peers: tree("peers")?,
@@ -385,28 +404,34 @@ impl Store for SledStore {
             &self.replies,
             &self.forks,
             &self.latest,
+            &self.references,
+            &self.terms,
             &self.meta,
         )
-            .transaction(|(events, logs, states, tl, replies, forks, latest, meta)| {
-                let trees = InsertTrees {
-                    events,
-                    logs,
-                    states,
-                    timeline: tl,
-                    replies,
-                    forks,
-                    latest,
-                };
-                let mut counts = Counts::default();
-                let outcomes = batch
-                    .iter()
-                    .zip(&prepared)
-                    .map(|(event, p)| trees.insert(event, p, &mut counts))
-                    .collect::<Result<Vec<_>, _>>()?;
-                bump(meta, "events", counts.events)?;
-                bump(meta, "payloads", counts.payloads)?;
-                Ok(outcomes)
-            })
+            .transaction(
+                |(events, logs, states, tl, replies, forks, latest, references, terms, meta)| {
+                    let trees = InsertTrees {
+                        events,
+                        logs,
+                        states,
+                        timeline: tl,
+                        replies,
+                        forks,
+                        latest,
+                        references,
+                        terms,
+                    };
+                    let mut counts = Counts::default();
+                    let outcomes = batch
+                        .iter()
+                        .zip(&prepared)
+                        .map(|(event, p)| trees.insert(event, p, &mut counts))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    bump(meta, "events", counts.events)?;
+                    bump(meta, "payloads", counts.payloads)?;
+                    Ok(outcomes)
+                },
+            )
             .map_err(tx_error)
     }
 
@@ -482,9 +507,10 @@ impl Store for SledStore {
             return Ok(false);
         }
         let bare = event.without_payload().encode();
-        (&self.events, &self.meta)
-            .transaction(|(events, meta)| {
+        (&self.events, &self.references, &self.terms, &self.meta)
+            .transaction(|(events, references, terms, meta)| {
                 events.insert(&id.0, bare.as_slice())?;
+                indexes::write_payload_indexes(references, terms, &event, false)?;
                 bump(meta, "payloads", -1)?;
                 Ok(())
             })
@@ -507,52 +533,57 @@ impl Store for SledStore {
             &self.states,
             &self.timeline,
             &self.replies,
+            &self.references,
+            &self.terms,
             &self.meta,
         )
-            .transaction(|(events, logs, states, tl, replies, meta)| {
-                events.remove(&id.0)?;
-                bump(meta, "events", -1)?;
-                if had_payload {
-                    bump(meta, "payloads", -1)?;
-                }
-                let pos = key_pos(&author, seq);
-                let remaining: Vec<u8> = logs
-                    .get(pos)?
-                    .map(|v| ids_of(&v))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|held| held != id)
-                    .flat_map(|held| held.0)
-                    .collect();
-                if remaining.is_empty() {
-                    logs.remove(&pos[..])?;
-                    let mut state = state_of(states.get(author.0)?.as_deref());
-                    if seq <= state.contiguous {
-                        state.contiguous = seq - 1;
+            .transaction(
+                |(events, logs, states, tl, replies, references, terms, meta)| {
+                    events.remove(&id.0)?;
+                    indexes::write_payload_indexes(references, terms, &event, false)?;
+                    bump(meta, "events", -1)?;
+                    if had_payload {
+                        bump(meta, "payloads", -1)?;
                     }
-                    if seq == state.highest {
-                        let mut highest = seq - 1;
-                        while highest > state.contiguous
-                            && logs.get(key_pos(&author, highest))?.is_none()
-                        {
-                            highest -= 1;
+                    let pos = key_pos(&author, seq);
+                    let remaining: Vec<u8> = logs
+                        .get(pos)?
+                        .map(|v| ids_of(&v))
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|held| held != id)
+                        .flat_map(|held| held.0)
+                        .collect();
+                    if remaining.is_empty() {
+                        logs.remove(&pos[..])?;
+                        let mut state = state_of(states.get(author.0)?.as_deref());
+                        if seq <= state.contiguous {
+                            state.contiguous = seq - 1;
                         }
-                        state.highest = highest;
-                    }
-                    if state.highest == 0 {
-                        states.remove(&author.0)?;
+                        if seq == state.highest {
+                            let mut highest = seq - 1;
+                            while highest > state.contiguous
+                                && logs.get(key_pos(&author, highest))?.is_none()
+                            {
+                                highest -= 1;
+                            }
+                            state.highest = highest;
+                        }
+                        if state.highest == 0 {
+                            states.remove(&author.0)?;
+                        } else {
+                            states.insert(&author.0, &state_bytes(state))?;
+                        }
                     } else {
-                        states.insert(&author.0, &state_bytes(state))?;
+                        logs.insert(&pos[..], remaining)?;
                     }
-                } else {
-                    logs.insert(&pos[..], remaining)?;
-                }
-                tl.remove(&key_time(created_at, id)[..])?;
-                if let Some(p) = parent {
-                    replies.remove(&key_reply(&p, created_at, id)[..])?;
-                }
-                Ok(())
-            })
+                    tl.remove(&key_time(created_at, id)[..])?;
+                    if let Some(p) = parent {
+                        replies.remove(&key_reply(&p, created_at, id)[..])?;
+                    }
+                    Ok(())
+                },
+            )
             .map_err(tx_error)?;
         let kind_key = key_kind(&author, event.kind());
         let pointed_here = self
@@ -638,6 +669,106 @@ impl Store for SledStore {
                 let mut id = [0u8; 32];
                 id.copy_from_slice(&k[40..72]);
                 Ok(EventId(id))
+            })
+            .collect()
+    }
+
+    fn references(
+        &self,
+        target: &EventId,
+        relation: Relation,
+        limit: usize,
+    ) -> Result<Vec<EventId>, StoreError> {
+        self.references
+            .scan_prefix(indexes::reference_prefix(target, relation))
+            .keys()
+            .take(limit)
+            .map(|k| {
+                let k = k.map_err(backend)?;
+                indexes::cursor_at_end(&k)
+                    .map(|at| at.id)
+                    .ok_or_else(|| StoreError::Corrupt("a reference key is too short".into()))
+            })
+            .collect()
+    }
+
+    fn reference_count(&self, target: &EventId, relation: Relation) -> Result<u64, StoreError> {
+        let mut count = 0;
+        for key in self
+            .references
+            .scan_prefix(indexes::reference_prefix(target, relation))
+            .keys()
+            .take(REFERENCE_COUNT_MAX as usize)
+        {
+            key.map_err(backend)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    fn search_seek(
+        &self,
+        term: &str,
+        upper: Bound<TimelineCursor>,
+    ) -> Result<Option<TimelineCursor>, StoreError> {
+        indexes::seek(&self.terms, term, upper)
+    }
+
+    fn add_notification(&mut self, id: &EventId) -> Result<u64, StoreError> {
+        let last = self
+            .notifications
+            .last()
+            .map_err(backend)?
+            .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes);
+        let position = last + 1;
+        self.notifications
+            .insert(position.to_be_bytes(), &id.0)
+            .map_err(backend)?;
+        if let Some(old) = position.checked_sub(NOTIFICATIONS_MAX) {
+            self.notifications
+                .remove(old.to_be_bytes())
+                .map_err(backend)?;
+        }
+        Ok(position)
+    }
+
+    fn notifications(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, EventId)>, StoreError> {
+        self.notifications
+            .range(..before.unwrap_or(u64::MAX).to_be_bytes())
+            .rev()
+            .take(limit)
+            .map(|entry| {
+                let (k, v) = entry.map_err(backend)?;
+                match (
+                    <[u8; 8]>::try_from(k.as_ref()),
+                    <[u8; 32]>::try_from(v.as_ref()),
+                ) {
+                    (Ok(p), Ok(id)) => Ok((u64::from_be_bytes(p), EventId(id))),
+                    _ => Err(StoreError::Corrupt("a notification is malformed".into())),
+                }
+            })
+            .collect()
+    }
+
+    fn event_ids_in(
+        &self,
+        low: &EventId,
+        high: &EventId,
+        limit: usize,
+    ) -> Result<Vec<EventId>, StoreError> {
+        self.events
+            .range(low.0..=high.0)
+            .keys()
+            .take(limit)
+            .map(|k| {
+                <[u8; 32]>::try_from(k.map_err(backend)?.as_ref())
+                    .map(EventId)
+                    .map_err(|_| StoreError::Corrupt("an event key is not 32 bytes".into()))
             })
             .collect()
     }
@@ -753,5 +884,23 @@ mod tests {
         assert_eq!(store.log(&events[0].author(), 1, 10).unwrap(), events);
         assert_eq!(store.counts().unwrap().events, 5);
         assert_eq!(store.setting("x").unwrap(), Some(b"y".to_vec()));
+    }
+
+    #[test]
+    fn a_version_2_store_gets_its_search_index_on_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let events = conformance::chain(2, 3, 1000);
+        {
+            let mut store = SledStore::open(dir.path()).unwrap();
+            store.insert_batch(&events).unwrap();
+            // As a version 2 build left it: no index trees, format 2.
+            store.db.drop_tree("terms").unwrap();
+            store.db.drop_tree("references").unwrap();
+            store.meta.insert("format", &2u32.to_be_bytes()).unwrap();
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        let hits = store.search(&["post".to_string()], None, 10).unwrap();
+        assert_eq!(hits.len(), 3);
     }
 }

@@ -49,6 +49,13 @@ pub fn topics_of(author: AuthorId, content: Option<&Payload>) -> Vec<AuthorId> {
         // The followed author learns of new followers (and of their leaving).
         Some(Payload::Follow(f)) => add(f.author),
         Some(Payload::Unfollow(f)) => add(f.author),
+        // An edit reaches everyone the post reached: the post's author is its own author (the
+        // rule of validity), the rest it names.
+        Some(Payload::Edit(e)) => {
+            for a in &e.topics {
+                add(*a);
+            }
+        }
         Some(Payload::Delete(d) | Payload::DeleteV1(d)) => {
             for target in &d.targets {
                 for a in &target.topics {

@@ -10,8 +10,11 @@ use crate::signature::AuthorKey;
 use crate::time::Timestamp;
 use crate::validate::{VerifiedEvent, sign_next};
 
+mod indexes;
+
 /// Runs every check, each against a fresh store from `make`.
 pub fn run_all<S: Store>(make: impl Fn() -> S) {
+    indexes::run_all(&make);
     insert_is_idempotent_and_fills_payloads(&mut make());
     log_order_gaps_and_state(&mut make());
     forks_keep_both_events(&mut make());

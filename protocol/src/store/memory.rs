@@ -2,13 +2,16 @@
 //! persistent store's behaviour is checked against.
 
 use super::{
-    Inserted, LogState, Store, StoreCounts, StoreError, TimelineCursor, in_timeline, reply_parent,
+    Inserted, LogState, NOTIFICATIONS_MAX, REFERENCE_COUNT_MAX, Store, StoreCounts, StoreError,
+    TimelineCursor, in_timeline, payload_indexes, reply_parent,
 };
 use crate::id::{AuthorId, EventId};
 use crate::log::{ForkEvidence, SamePosition, compare_position};
+use crate::relations::Relation;
 use crate::time::Timestamp;
 use crate::validate::VerifiedEvent;
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
 /// A [`Store`] that keeps everything in ordered maps. Flushing does nothing; nothing survives
 /// the process.
@@ -22,6 +25,9 @@ pub struct MemoryStore {
     tombstones: BTreeSet<(EventId, AuthorId)>,
     forks: BTreeSet<(AuthorId, u64)>,
     latest: BTreeMap<(AuthorId, crate::payload::Kind), (u64, EventId)>,
+    references: BTreeSet<(EventId, Relation, TimelineCursor)>,
+    terms: BTreeSet<(String, TimelineCursor)>,
+    notifications: BTreeMap<u64, EventId>,
     settings: BTreeMap<String, Vec<u8>>,
     pool: Option<EventPool>,
 }
@@ -81,6 +87,16 @@ impl std::fmt::Debug for EventPool {
 }
 
 impl MemoryStore {
+    fn references_range(
+        &self,
+        target: &EventId,
+        relation: Relation,
+    ) -> impl Iterator<Item = &(EventId, Relation, TimelineCursor)> {
+        self.references.range(
+            (*target, relation, TimelineCursor::MIN)..=(*target, relation, TimelineCursor::MAX),
+        )
+    }
+
     /// An empty store.
     pub fn new() -> MemoryStore {
         MemoryStore::default()
@@ -98,6 +114,30 @@ impl MemoryStore {
         match &self.pool {
             Some(pool) => pool.intern(event),
             None => event.clone(),
+        }
+    }
+
+    /// Adds (or, with `add` false, drops) the indexes of an event's payload.
+    fn index_payload(&mut self, event: &VerifiedEvent, add: bool) {
+        let key = TimelineCursor {
+            created_at: event.header().created_at,
+            id: event.id(),
+        };
+        let (references, terms) = payload_indexes(event);
+        for (relation, target) in references {
+            let entry = (target, relation, key);
+            if add {
+                self.references.insert(entry);
+            } else {
+                self.references.remove(&entry);
+            }
+        }
+        for term in terms {
+            if add {
+                self.terms.insert((term, key));
+            } else {
+                self.terms.remove(&(term, key));
+            }
         }
     }
 
@@ -137,6 +177,7 @@ impl Store for MemoryStore {
                 if let Some(parent) = reply_parent(event) {
                     self.replies.entry(parent).or_default().push(id);
                 }
+                self.index_payload(event, true);
                 return Ok(Inserted::PayloadFilled);
             }
             return Ok(Inserted::AlreadyHad);
@@ -165,6 +206,7 @@ impl Store for MemoryStore {
         if let Some(parent) = reply_parent(event) {
             self.replies.entry(parent).or_default().push(id);
         }
+        self.index_payload(event, true);
         if fork.is_none() {
             // Advance incrementally: a full recount on every insert would make ingest quadratic.
             let state = self.states.entry(event.author()).or_default();
@@ -221,9 +263,10 @@ impl Store for MemoryStore {
     }
 
     fn erase_payload(&mut self, id: &EventId) -> Result<bool, StoreError> {
-        match self.events.get_mut(id) {
+        match self.events.get(id).cloned() {
             Some(event) if event.payload_bytes().is_some() => {
-                *event = event.without_payload();
+                self.index_payload(&event, false);
+                self.events.insert(*id, event.without_payload());
                 Ok(true)
             }
             _ => Ok(false),
@@ -234,6 +277,7 @@ impl Store for MemoryStore {
         let Some(event) = self.events.remove(id) else {
             return Ok(false);
         };
+        self.index_payload(&event, false);
         let position = (event.author(), event.seq());
         if let Some(ids) = self.logs.get_mut(&position) {
             ids.retain(|held| held != id);
@@ -296,6 +340,81 @@ impl Store for MemoryStore {
         ids.sort_by_key(|id| self.events.get(id).map(|e| (e.header().created_at, *id)));
         ids.dedup();
         Ok(ids)
+    }
+
+    fn references(
+        &self,
+        target: &EventId,
+        relation: Relation,
+        limit: usize,
+    ) -> Result<Vec<EventId>, StoreError> {
+        Ok(self
+            .references_range(target, relation)
+            .take(limit)
+            .map(|(_, _, key)| key.id)
+            .collect())
+    }
+
+    fn reference_count(&self, target: &EventId, relation: Relation) -> Result<u64, StoreError> {
+        Ok(self
+            .references_range(target, relation)
+            .take(REFERENCE_COUNT_MAX as usize)
+            .count() as u64)
+    }
+
+    fn search_seek(
+        &self,
+        term: &str,
+        upper: Bound<TimelineCursor>,
+    ) -> Result<Option<TimelineCursor>, StoreError> {
+        let low = Bound::Included((term.to_string(), TimelineCursor::MIN));
+        let high = match upper {
+            Bound::Unbounded => Bound::Included((term.to_string(), TimelineCursor::MAX)),
+            Bound::Included(key) => Bound::Included((term.to_string(), key)),
+            Bound::Excluded(key) => Bound::Excluded((term.to_string(), key)),
+        };
+        Ok(self
+            .terms
+            .range((low, high))
+            .next_back()
+            .map(|(_, key)| *key))
+    }
+
+    fn add_notification(&mut self, id: &EventId) -> Result<u64, StoreError> {
+        let position = self.notifications.keys().next_back().map_or(1, |p| p + 1);
+        self.notifications.insert(position, *id);
+        if let Some(old) = position.checked_sub(NOTIFICATIONS_MAX) {
+            self.notifications.remove(&old);
+        }
+        Ok(position)
+    }
+
+    fn notifications(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, EventId)>, StoreError> {
+        Ok(self
+            .notifications
+            .range(..before.unwrap_or(u64::MAX))
+            .rev()
+            .take(limit)
+            .map(|(p, id)| (*p, *id))
+            .collect())
+    }
+
+    fn event_ids_in(
+        &self,
+        low: &EventId,
+        high: &EventId,
+        limit: usize,
+    ) -> Result<Vec<EventId>, StoreError> {
+        Ok(self
+            .events
+            .range(*low..=*high)
+            .take(limit)
+            .map(|(id, _)| *id)
+            .collect())
     }
 
     fn forks(&self) -> Result<Vec<(AuthorId, u64)>, StoreError> {

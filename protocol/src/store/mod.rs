@@ -12,9 +12,11 @@ pub use memory::{EventPool, MemoryStore};
 
 use crate::id::{AuthorId, EventId};
 use crate::log::ForkEvidence;
+use crate::relations::Relation;
 use crate::time::Timestamp;
 use crate::validate::VerifiedEvent;
 use serde::{Deserialize, Serialize};
+use std::ops::Bound;
 
 /// Whether an event is indexed in the timeline: posts and reposts. Every store uses this rule.
 pub fn in_timeline(event: &VerifiedEvent) -> bool {
@@ -28,6 +30,21 @@ pub fn reply_parent(event: &VerifiedEvent) -> Option<EventId> {
         _ => None,
     }
 }
+
+/// The secondary indexes of an event's payload that every store keeps with it and drops when
+/// the payload goes: what it refers to, and its search terms.
+pub fn payload_indexes(event: &VerifiedEvent) -> (Vec<(Relation, EventId)>, Vec<String>) {
+    (
+        crate::relations::references_of(event),
+        crate::search::terms_of(event),
+    )
+}
+
+/// Notifications a store keeps; adding one more drops the oldest.
+pub const NOTIFICATIONS_MAX: u64 = 10_000;
+
+/// Most references [`Store::reference_count`] counts; above it, counts read as this.
+pub const REFERENCE_COUNT_MAX: u64 = 100_000;
 
 /// Events read from a log per page by [`LogPages`].
 pub const LOG_PAGE_EVENTS: usize = 512;
@@ -129,6 +146,19 @@ pub struct TimelineCursor {
     pub id: EventId,
 }
 
+impl TimelineCursor {
+    /// The lowest key.
+    pub const MIN: TimelineCursor = TimelineCursor {
+        created_at: Timestamp(0),
+        id: EventId([0; 32]),
+    };
+    /// The highest key.
+    pub const MAX: TimelineCursor = TimelineCursor {
+        created_at: Timestamp(u64::MAX),
+        id: EventId([0xff; 32]),
+    };
+}
+
 /// Persistent storage of verified events and the node's own settings.
 ///
 /// Writes may be buffered; [`Store::flush`] makes everything written so far durable. Every method
@@ -200,6 +230,59 @@ pub trait Store {
         author: &AuthorId,
         kind: crate::payload::Kind,
     ) -> Result<Option<EventId>, StoreError>;
+
+    /// Ids of held events that refer to `target` by `relation`, oldest first, at most `limit`.
+    /// Only events whose payload is held count (an erased reply refers to nothing).
+    fn references(
+        &self,
+        target: &EventId,
+        relation: Relation,
+        limit: usize,
+    ) -> Result<Vec<EventId>, StoreError>;
+
+    /// How many held events refer to `target` by `relation`, up to [`REFERENCE_COUNT_MAX`].
+    fn reference_count(&self, target: &EventId, relation: Relation) -> Result<u64, StoreError>;
+
+    /// The newest search key of `term`'s postings within `upper`, if any (the one read that
+    /// [`crate::search::intersect`] needs).
+    fn search_seek(
+        &self,
+        term: &str,
+        upper: Bound<TimelineCursor>,
+    ) -> Result<Option<TimelineCursor>, StoreError>;
+
+    /// Held events containing every one of `terms` (see [`crate::search::terms_of`]), newest
+    /// first, strictly older than `before`, at most `limit`.
+    fn search(
+        &self,
+        terms: &[String],
+        before: Option<TimelineCursor>,
+        limit: usize,
+    ) -> Result<Vec<TimelineCursor>, StoreError> {
+        crate::search::intersect(terms, before, limit, |term, upper| {
+            self.search_seek(term, upper)
+        })
+    }
+
+    /// Appends an event to the node's notifications and returns its position (positions only
+    /// grow). Keeps the newest [`NOTIFICATIONS_MAX`].
+    fn add_notification(&mut self, id: &EventId) -> Result<u64, StoreError>;
+
+    /// Notifications newest first, at positions strictly below `before`, at most `limit`.
+    fn notifications(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, EventId)>, StoreError>;
+
+    /// Held event ids from `low` to `high` inclusive, in byte order, at most `limit` (how a
+    /// short id's prefix is resolved: see [`crate::resolve`]).
+    fn event_ids_in(
+        &self,
+        low: &EventId,
+        high: &EventId,
+        limit: usize,
+    ) -> Result<Vec<EventId>, StoreError>;
 
     /// Authors with recorded forks and the forked seqs, in order.
     fn forks(&self) -> Result<Vec<(AuthorId, u64)>, StoreError>;
