@@ -1,7 +1,8 @@
 //! Finding the daemon through its home and talking to its local API.
 
 use anyhow::{Context, Result, anyhow, bail};
-use handbill_protocol::api::ApiError;
+use handbill_protocol::api::{ApiError, Resolved};
+use handbill_protocol::{AuthorId, EventId, TypedId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,8 @@ pub struct Client {
 pub struct ApiFailure {
     /// HTTP status.
     pub status: u16,
+    /// The daemon's stable error code (`not_found`, `ambiguous`, …).
+    pub code: String,
     /// The daemon's message.
     pub message: String,
 }
@@ -42,6 +45,26 @@ impl std::fmt::Display for ApiFailure {
 }
 
 impl std::error::Error for ApiFailure {}
+
+/// The command line named something that cannot be an id (exit code 2, like other bad usage).
+#[derive(Debug)]
+pub struct BadUsage(pub String);
+
+impl std::fmt::Display for BadUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadUsage {}
+
+/// A resolution the daemon refused as malformed is the command line's fault.
+fn usage_error(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast_ref::<ApiFailure>() {
+        Some(f) if f.status == 400 => BadUsage(f.message.clone()).into(),
+        _ => e,
+    }
+}
 
 impl Client {
     /// Finds the daemon of `home`, failing with what to do when it is not running.
@@ -108,10 +131,12 @@ impl Client {
             let failure = match serde_json::from_str::<ApiError>(&text) {
                 Ok(e) => ApiFailure {
                     status,
+                    code: e.error.code,
                     message: e.error.message,
                 },
                 Err(_) => ApiFailure {
                     status,
+                    code: "http".into(),
                     message: format!("the daemon answered {status}"),
                 },
             };
@@ -179,7 +204,33 @@ impl Client {
         self.finish(r)
     }
 
-    /// Opens the server-sent event stream of newly stored events.
+    /// The event that typed text names (a full id, a short id or a unique prefix), as the node
+    /// resolves it among the ids it holds.
+    pub fn event_id(&self, text: &str) -> Result<EventId> {
+        if let Ok(id) = EventId::parse(text) {
+            return Ok(id);
+        }
+        let resolved: Resolved = self
+            .get(&format!("/v1/resolve?kind=event&id={}", encode_query(text)))
+            .map_err(usage_error)?;
+        EventId::parse(&resolved.id).context("the daemon resolved to a malformed id")
+    }
+
+    /// The author that typed text names (a full id, a short id, a unique prefix or `@name`).
+    pub fn author_id(&self, text: &str) -> Result<AuthorId> {
+        if let Ok(id) = AuthorId::parse(text) {
+            return Ok(id);
+        }
+        let resolved: Resolved = self
+            .get(&format!(
+                "/v1/resolve?kind=author&id={}",
+                encode_query(text)
+            ))
+            .map_err(usage_error)?;
+        AuthorId::parse(&resolved.id).context("the daemon resolved to a malformed id")
+    }
+
+    /// Opens the server-sent event stream of newly stored events and notifications.
     pub fn stream(&self) -> Result<impl std::io::BufRead> {
         let response = self
             .agent
@@ -192,4 +243,40 @@ impl Client {
             .map_err(|e| self.unreachable(e))?;
         Ok(std::io::BufReader::new(response.into_body().into_reader()))
     }
+}
+
+/// Percent-encodes `text` for a query string or a path segment.
+pub fn encode_query(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Reads server-sent events: yields (event name, data) pairs until the stream ends.
+pub fn events(reader: impl std::io::BufRead) -> impl Iterator<Item = Result<(String, String)>> {
+    let mut name = String::from("message");
+    let mut lines = reader.lines();
+    std::iter::from_fn(move || {
+        loop {
+            let line = match lines.next()? {
+                Ok(line) => line,
+                Err(e) => return Some(Err(anyhow!(e).context("reading the event stream"))),
+            };
+            if let Some(n) = line.strip_prefix("event:") {
+                name = n.trim().to_string();
+            } else if let Some(data) = line.strip_prefix("data:") {
+                let event = (
+                    std::mem::replace(&mut name, "message".into()),
+                    data.trim().to_string(),
+                );
+                return Some(Ok(event));
+            }
+        }
+    })
 }

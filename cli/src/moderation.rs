@@ -1,7 +1,10 @@
 //! Moderation choices, curated lists and the operator's host policy: the `moderation`, `list`,
 //! `host-policy` and mute commands, and the parsers of their arguments.
 
-use super::{Client, HostPolicyCommand, ListCommand, ModerationCommand, MuteArgs, emit};
+use crate::args::{HostPolicyCommand, ListCommand, ModerationCommand};
+use crate::client::{Client, encode_query};
+use crate::output::{emit, emit_lines};
+use crate::render;
 use anyhow::{Context, Result, bail};
 use handbill_protocol::api::*;
 use handbill_protocol::moderation::Preferences;
@@ -10,7 +13,7 @@ use handbill_protocol::payload::{LabelDefinition, LabelerDeclaration, ListPurpos
 use handbill_protocol::{Action, AuthorId, ListId, Timestamp};
 use std::collections::BTreeMap;
 
-pub(super) fn moderation(api: &Client, json: bool, command: ModerationCommand) -> Result<()> {
+pub fn moderation(api: &Client, json: bool, command: ModerationCommand) -> Result<()> {
     match command {
         ModerationCommand::Subscribe {
             feed,
@@ -18,6 +21,7 @@ pub(super) fn moderation(api: &Client, json: bool, command: ModerationCommand) -
             warn,
             show,
         } => {
+            let feed = api.author_id(&feed)?;
             let mut overrides = BTreeMap::new();
             for (labels, action) in [
                 (hide, Action::Hide),
@@ -33,6 +37,7 @@ pub(super) fn moderation(api: &Client, json: bool, command: ModerationCommand) -
             emit(json, &body, || format!("subscribed to {feed}\n"))?;
         }
         ModerationCommand::Unsubscribe { feed } => {
+            let feed = api.author_id(&feed)?;
             let _: serde_json::Value =
                 api.delete(&format!("/v1/moderation/feeds/{feed}"), None::<&()>)?;
             emit(json, &serde_json::json!({"unsubscribed": feed}), || {
@@ -76,6 +81,7 @@ pub(super) fn moderation(api: &Client, json: bool, command: ModerationCommand) -
             })?;
         }
         ModerationCommand::Labels { feed } => {
+            let feed = api.author_id(&feed)?;
             let d: LabelerDeclaration = api.get(&format!("/v1/feeds/{feed}"))?;
             emit(json, &d, || {
                 let mut t = format!("{}\n{}\n", d.name, d.description);
@@ -93,20 +99,29 @@ pub(super) fn moderation(api: &Client, json: bool, command: ModerationCommand) -
         }
         ModerationCommand::Options {
             always_show_followed,
+            no_always_show_followed,
         } => {
-            let body = ModerationOptions {
-                always_show_followed,
+            // No flag shows the options; a flag changes that option only.
+            let current: Preferences = api.get("/v1/moderation")?;
+            let mut body = ModerationOptions {
+                always_show_followed: current.always_show_followed,
             };
-            let _: serde_json::Value = api.put("/v1/moderation/options", &body)?;
+            if always_show_followed || no_always_show_followed {
+                body.always_show_followed = always_show_followed;
+                let _: serde_json::Value = api.put("/v1/moderation/options", &body)?;
+            }
             emit(json, &body, || {
-                format!("always show people you follow: {always_show_followed}\n")
+                format!(
+                    "always show people you follow: {} (change with --always-show-followed or --no-always-show-followed)\n",
+                    body.always_show_followed
+                )
             })?;
         }
     }
     Ok(())
 }
 
-pub(super) fn list(api: &Client, json: bool, command: ListCommand) -> Result<()> {
+pub fn list(api: &Client, json: bool, command: ListCommand) -> Result<()> {
     let mine = |api: &Client| -> Result<Vec<OwnList>> { api.get("/v1/lists") };
     let publish = |api: &Client, list: &OwnList| -> Result<Published> {
         api.post(
@@ -125,32 +140,67 @@ pub(super) fn list(api: &Client, json: bool, command: ListCommand) -> Result<()>
             purpose,
             description,
         } => {
-            let purpose = match purpose.as_str() {
-                "mute" => ListPurpose::Mute,
-                "block" => ListPurpose::Block,
-                "curate" => ListPurpose::Curate,
-                other => bail!("--purpose must be mute, block or curate, not {other:?}"),
-            };
-            let status: Status = api.get("/v1/status")?;
-            let list = OwnList {
-                id: ListId::derive(&status.author, &name),
-                owner: status.author,
-                name,
-                description,
-                purpose,
-                members: Vec::new(),
+            let purpose = purpose.as_deref().map(parse_purpose).transpose()?;
+            let existing = mine(api)?.into_iter().find(|l| l.name == name);
+            let created = existing.is_none();
+            let list = match existing {
+                // Changing an existing list keeps its members (re-creating must not wipe them).
+                Some(mut list) => {
+                    if let Some(purpose) = purpose {
+                        list.purpose = purpose;
+                    }
+                    if let Some(description) = description {
+                        list.description = description;
+                    }
+                    list
+                }
+                None => {
+                    let status: Status = api.get("/v1/status")?;
+                    OwnList {
+                        id: ListId::derive(&status.author, &name),
+                        owner: status.author,
+                        name,
+                        description: description.unwrap_or_default(),
+                        purpose: purpose.unwrap_or(ListPurpose::Mute),
+                        members: Vec::new(),
+                    }
+                }
             };
             publish(api, &list)?;
-            let _: serde_json::Value = api.post(
-                "/v1/lists/subscriptions",
-                &ListSubscribeRequest {
-                    owner: list.owner,
-                    list: list.id,
-                },
-            )?;
-            emit(json, &list, || format!("{}\n", list.id))?;
+            if list.purpose != ListPurpose::Curate {
+                // Your own mute and block lists act on your view at once.
+                let _: serde_json::Value = api.post(
+                    "/v1/lists/subscriptions",
+                    &ListSubscribeRequest {
+                        owner: list.owner,
+                        list: list.id,
+                    },
+                )?;
+            }
+            emit(json, &list, || {
+                // The id alone on stdout, for scripts; the explanation for people on stderr.
+                let what = match list.purpose {
+                    ListPurpose::Mute => {
+                        "mute list (subscribers hide its members' posts; --purpose curate makes a reading list)"
+                    }
+                    ListPurpose::Block => {
+                        "block list (subscribers hide its members' posts and interactions)"
+                    }
+                    ListPurpose::Curate => {
+                        "curated list (read it with `handbill feed --list NAME`)"
+                    }
+                };
+                let verb = if created { "created" } else { "updated" };
+                eprintln!(
+                    "{verb} {} {what}, {} members",
+                    list.name,
+                    list.members.len()
+                );
+                format!("{}\n", list.id)
+            })?;
         }
         ListCommand::Add { name, author } => {
+            let author = api.author_id(&author)?;
             let mut list = find_own(mine(api)?, &name)?;
             if !list.members.contains(&author) {
                 list.members.push(author);
@@ -161,6 +211,7 @@ pub(super) fn list(api: &Client, json: bool, command: ListCommand) -> Result<()>
             })?;
         }
         ListCommand::Remove { name, author } => {
+            let author = api.author_id(&author)?;
             let mut list = find_own(mine(api)?, &name)?;
             list.members.retain(|m| *m != author);
             publish(api, &list)?;
@@ -170,7 +221,10 @@ pub(super) fn list(api: &Client, json: bool, command: ListCommand) -> Result<()>
         }
         ListCommand::Mine => {
             let lists = mine(api)?;
-            emit(json, &lists, || {
+            emit_lines(json, &lists, || {
+                if lists.is_empty() {
+                    return "you have no lists; `handbill list create NAME`\n".into();
+                }
                 lists
                     .iter()
                     .map(|l| {
@@ -185,13 +239,50 @@ pub(super) fn list(api: &Client, json: bool, command: ListCommand) -> Result<()>
                     .collect()
             })?;
         }
+        ListCommand::Show { name, owner } => {
+            let owner = match owner {
+                Some(owner) => api.author_id(&owner)?,
+                None => api.get::<Status>("/v1/status")?.author,
+            };
+            let view: ListView = api.get(&format!(
+                "/v1/authors/{owner}/lists/{}",
+                encode_query(&name)
+            ))?;
+            emit(json, &view, || {
+                let mut t = format!(
+                    "{}  {:?} list by {}\n{}\n",
+                    view.name,
+                    view.purpose,
+                    render::who(&view.owner, None),
+                    view.id
+                );
+                if !view.description.is_empty() {
+                    t.push_str(&format!("{}\n", view.description));
+                }
+                for m in &view.members {
+                    t.push_str(&format!(
+                        "  {}  {}\n",
+                        render::who(&m.author, m.name.as_deref()),
+                        m.author
+                    ));
+                }
+                if view.members.is_empty() {
+                    t.push_str("  no members\n");
+                }
+                t
+            })?;
+        }
         ListCommand::Subscribe { list, owner } => {
+            let list = parse_list(&list)?;
+            let owner = owner.map(|o| api.author_id(&o)).transpose()?;
             let owner = list_owner(api, list, owner)?;
             let body = ListSubscribeRequest { owner, list };
             let _: serde_json::Value = api.post("/v1/lists/subscriptions", &body)?;
             emit(json, &body, || format!("subscribed to list {list}\n"))?;
         }
         ListCommand::Unsubscribe { list, owner } => {
+            let list = parse_list(&list)?;
+            let owner = owner.map(|o| api.author_id(&o)).transpose()?;
             let owner = list_owner(api, list, owner)?;
             let body = ListSubscribeRequest { owner, list };
             let _: serde_json::Value = api.delete("/v1/lists/subscriptions", Some(&body))?;
@@ -224,7 +315,7 @@ fn list_owner(api: &Client, list: ListId, owner: Option<AuthorId>) -> Result<Aut
         })
 }
 
-pub(super) fn host_policy(api: &Client, json: bool, command: HostPolicyCommand) -> Result<()> {
+pub fn host_policy(api: &Client, json: bool, command: HostPolicyCommand) -> Result<()> {
     let change = |feed: Option<AuthorId>, label: Option<String>, author: Option<AuthorId>| {
         HostPolicyChange {
             feed,
@@ -234,22 +325,26 @@ pub(super) fn host_policy(api: &Client, json: bool, command: HostPolicyCommand) 
     };
     match command {
         HostPolicyCommand::Refuse { feed, label } => {
+            let feed = api.author_id(&feed)?;
             let _: serde_json::Value = api.post(
                 "/v1/host-policy/refuse",
                 &change(Some(feed), Some(label), None),
             )?;
         }
         HostPolicyCommand::Allow { feed, label } => {
+            let feed = api.author_id(&feed)?;
             let _: serde_json::Value = api.delete(
                 "/v1/host-policy/refuse",
                 Some(&change(Some(feed), Some(label), None)),
             )?;
         }
         HostPolicyCommand::Block { author } => {
+            let author = api.author_id(&author)?;
             let _: serde_json::Value =
                 api.post("/v1/host-policy/block", &change(None, None, Some(author)))?;
         }
         HostPolicyCommand::Unblock { author } => {
+            let author = api.author_id(&author)?;
             let _: serde_json::Value = api.delete(
                 "/v1/host-policy/block",
                 Some(&change(None, None, Some(author))),
@@ -273,19 +368,61 @@ pub(super) fn host_policy(api: &Client, json: bool, command: HostPolicyCommand) 
     })
 }
 
-pub(super) fn mute_body(args: MuteArgs) -> Result<MuteRequest> {
-    let body = MuteRequest {
-        author: args.author,
-        word: args.word,
-        tag: args.tag,
-    };
-    if body.author.is_none() && body.word.is_none() && body.tag.is_none() {
+fn mute_body(
+    api: &Client,
+    author: Option<String>,
+    word: Option<String>,
+    tag: Option<String>,
+) -> Result<MuteRequest> {
+    if author.is_none() && word.is_none() && tag.is_none() {
         bail!("give an AUTHOR, --word WORD or --tag TAG");
     }
-    Ok(body)
+    Ok(MuteRequest {
+        author: author.map(|a| api.author_id(&a)).transpose()?,
+        word,
+        tag,
+    })
 }
 
-pub(super) fn parse_definition(text: &str) -> Result<LabelDefinition> {
+pub fn mute(
+    api: &Client,
+    json: bool,
+    author: Option<String>,
+    word: Option<String>,
+    tag: Option<String>,
+) -> Result<()> {
+    let body = mute_body(api, author, word, tag)?;
+    let _: serde_json::Value = api.post("/v1/mutes", &body)?;
+    emit(json, &body, || "muted\n".into())
+}
+
+pub fn unmute(
+    api: &Client,
+    json: bool,
+    author: Option<String>,
+    word: Option<String>,
+    tag: Option<String>,
+) -> Result<()> {
+    let body = mute_body(api, author, word, tag)?;
+    let _: serde_json::Value = api.delete("/v1/mutes", Some(&body))?;
+    emit(json, &body, || "unmuted\n".into())
+}
+
+fn parse_purpose(text: &str) -> Result<ListPurpose> {
+    Ok(match text {
+        "mute" => ListPurpose::Mute,
+        "block" => ListPurpose::Block,
+        "curate" => ListPurpose::Curate,
+        other => bail!("--purpose must be mute, block or curate, not {other:?}"),
+    })
+}
+
+fn parse_list(text: &str) -> Result<ListId> {
+    use handbill_protocol::TypedId;
+    ListId::parse(text).map_err(|e| anyhow::anyhow!("LIST: {e}"))
+}
+
+pub fn parse_definition(text: &str) -> Result<LabelDefinition> {
     let parts: Vec<&str> = text.split(':').collect();
     let [value, severity, action] = parts[..] else {
         bail!("--label {text:?} must be VALUE:SEVERITY:DEFAULT_ACTION, e.g. violence:high:hide");
@@ -310,7 +447,7 @@ pub(super) fn parse_definition(text: &str) -> Result<LabelDefinition> {
     })
 }
 
-pub(super) fn parse_expiry(text: &str) -> Result<Timestamp> {
+pub fn parse_expiry(text: &str) -> Result<Timestamp> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);

@@ -1,8 +1,8 @@
-//! Human output: relative times, short ids, one readable block per item.
+//! Human output: relative times, display names beside short ids, one readable block per item.
 
 use handbill_protocol::api::FeedItem;
 use handbill_protocol::moderation::Verdict;
-use handbill_protocol::{Action, TypedId};
+use handbill_protocol::{Action, AuthorId, TypedId};
 use std::io::IsTerminal;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -43,21 +43,33 @@ pub fn relative(ms: u64) -> String {
     }
 }
 
+/// An author for people: the display name beside the short id (a name alone would let anyone
+/// pose as someone you follow), or the short id alone.
+pub fn who(author: &AuthorId, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("{name} ({})", author.short()),
+        None => author.short(),
+    }
+}
+
 /// One item for people. Hidden items say why in one line instead of their text.
 pub fn item(item: &FeedItem, show_hidden: bool) -> String {
     let c = colour();
     let mut out = String::new();
-    let who = paint(c, "1", &format!("{}…", &item.author.to_text()[..16]));
+    let author = paint(c, "1", &who(&item.author, item.author_name.as_deref()));
     let id = paint(c, "2", &item.id.short());
     out.push_str(&format!(
-        "{who}  {}  {id}  {}",
+        "{author}  {}  {id}  {}",
         relative(item.created_at.0),
         item.kind
     ));
+    if item.edited {
+        out.push_str("  (edited)");
+    }
     if let Some(parent) = &item.reply_to {
         out.push_str(&format!("  ↳ reply to {}", parent.short()));
     }
-    if (item.kind == "repost" || item.kind == "reaction")
+    if item.kind == "reaction"
         && let Some(target) = &item.target
     {
         out.push_str(&format!("  → {}", target.short()));
@@ -65,19 +77,16 @@ pub fn item(item: &FeedItem, show_hidden: bool) -> String {
     out.push('\n');
     let verdict = &item.moderation;
     match verdict.action {
-        Action::Hide if !show_hidden => {
+        Action::Hide => {
             out.push_str(&paint(
                 c,
                 "31",
                 &format!("  [hidden: {}]\n", summary(verdict)),
             ));
-            return out;
+            if !show_hidden {
+                return out;
+            }
         }
-        Action::Hide => out.push_str(&paint(
-            c,
-            "31",
-            &format!("  [hidden: {}]\n", summary(verdict)),
-        )),
         Action::Warn => out.push_str(&paint(
             c,
             "33",
@@ -95,6 +104,42 @@ pub fn item(item: &FeedItem, show_hidden: bool) -> String {
     if !item.tags.is_empty() {
         let tags: Vec<String> = item.tags.iter().map(|t| format!("#{t}")).collect();
         out.push_str(&format!("  {}\n", paint(c, "36", &tags.join(" "))));
+    }
+    if matches!(item.kind.as_str(), "post" | "repost")
+        && let Some(target) = &item.target
+    {
+        let verb = if item.kind == "repost" {
+            "reposts"
+        } else {
+            "quotes"
+        };
+        match &item.quoted {
+            Some(quoted) => {
+                out.push_str(&format!("  ┃ {verb}:\n"));
+                for line in self::item(quoted, false).lines() {
+                    out.push_str(&format!("  ┃ {line}\n"));
+                }
+            }
+            None => out.push_str(&format!(
+                "  ┃ {verb} {} (not held on this node)\n",
+                target.short()
+            )),
+        }
+    }
+    let counts = &item.counts;
+    if counts.replies + counts.reposts + counts.reactions + counts.quotes > 0 {
+        let mut parts = Vec::new();
+        for (n, one, many) in [
+            (counts.replies, "reply", "replies"),
+            (counts.reposts, "repost", "reposts"),
+            (counts.quotes, "quote", "quotes"),
+            (counts.reactions, "reaction", "reactions"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {}", if n == 1 { one } else { many }));
+            }
+        }
+        out.push_str(&paint(c, "2", &format!("  {}\n", parts.join(" · "))));
     }
     out
 }

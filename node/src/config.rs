@@ -110,6 +110,37 @@ impl FileConfig {
     }
 }
 
+/// Sets the `listen` addresses in the config file at `path`, keeping the rest of it (comments
+/// included): the default file's `listen = []` line is replaced.
+pub fn record_listen(path: &Path, addrs: &[String]) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let quoted: Vec<String> = addrs
+        .iter()
+        .map(|a| toml::Value::String(a.clone()).to_string())
+        .collect();
+    let line = format!("listen = [{}]", quoted.join(", "));
+    let mut replaced = false;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if !replaced && l.trim_start().starts_with("listen =") {
+                replaced = true;
+                line.clone()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    let mut text = lines.join("\n") + "\n";
+    if !replaced {
+        text = format!("{line}\n{text}");
+    }
+    toml::from_str::<FileConfig>(&text)
+        .with_context(|| format!("the listen addresses {addrs:?}"))?;
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +155,18 @@ mod tests {
     #[test]
     fn unknown_keys_are_an_error() {
         assert!(toml::from_str::<FileConfig>("prot = 1").is_err());
+    }
+
+    #[test]
+    fn recorded_listen_addresses_are_read_back_and_comments_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, DEFAULT_CONFIG).unwrap();
+        let addrs = vec!["/ip4/127.0.0.1/tcp/4702".to_string()];
+        record_listen(&path, &addrs).unwrap();
+        let loaded = FileConfig::load(&path).unwrap();
+        assert_eq!(loaded.listen_addrs(), addrs);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("# Addresses to listen on."));
     }
 }

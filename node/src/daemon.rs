@@ -5,7 +5,7 @@ use crate::network::{Behaviour, BehaviourEvent, provider_key, topic, topic_autho
 use crate::store::SledStore;
 use anyhow::{Context, Result};
 use futures::{FutureExt, StreamExt};
-use handbill_protocol::api::FeedItem;
+use handbill_protocol::api::StreamEvent;
 use handbill_protocol::engine::{Acceptance, Engine, GossipMessage, Output};
 use handbill_protocol::wire::{Request, Response};
 use handbill_protocol::{AuthorId, Timestamp};
@@ -85,8 +85,8 @@ impl EngineHandle {
 pub struct Shared {
     /// The engine, through its owner.
     pub engine: EngineHandle,
-    /// Newly stored events, for the API's event stream.
-    pub stored: broadcast::Sender<FeedItem>,
+    /// Newly stored events and notifications, for the API's event stream.
+    pub stored: broadcast::Sender<StreamEvent>,
     /// Commands to the network loop.
     pub commands: mpsc::Sender<NetCommand>,
     /// Network facts for status output.
@@ -482,8 +482,23 @@ fn drain(
                     && let Ok(Some(event)) =
                         handbill_protocol::store::Store::event(engine.store(), &id)
                 {
-                    let verdict = engine.verdict(&event, now());
-                    let _ = shared.stored.send(FeedItem::of(&event, verdict));
+                    match engine.item(&event, now()) {
+                        Ok(item) => {
+                            let _ = shared.stored.send(StreamEvent::Stored(item));
+                        }
+                        Err(e) => tracing::warn!(%id, "cannot show a stored event: {e}"),
+                    }
+                }
+            }
+            Output::Notified { position, id } => {
+                if shared.stored.receiver_count() > 0 {
+                    match engine.notification(position, &id, now()) {
+                        Ok(Some(n)) => {
+                            let _ = shared.stored.send(StreamEvent::Notification(n));
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(%id, "cannot show a notification: {e}"),
+                    }
                 }
             }
             Output::LogInconsistent {

@@ -75,6 +75,8 @@ fn main() {
                 .unwrap_or_else(|_| "info,libp2p_gossipsub=warn,libp2p_kad=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never in a redirected log.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -106,6 +108,10 @@ async fn run(args: Args) -> Result<()> {
     }
     let created = home.init()?;
     if args.init {
+        if !args.listen.is_empty() {
+            // Recorded so that a plain `handbilld --home …` later listens where `init` said.
+            config::record_listen(&home.config(), &args.listen)?;
+        }
         println!("{}", home.read_author_key()?.author());
         eprintln!("handbilld: initialised {}", home.root().display());
         return Ok(());

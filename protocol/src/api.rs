@@ -12,6 +12,10 @@ use crate::validate::VerifiedEvent;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod social;
+
+pub use social::*;
+
 /// The version prefix of every API path.
 pub const API_PREFIX: &str = "/v1";
 
@@ -213,6 +217,13 @@ pub enum PublishRequest {
         /// Its labels.
         labels: Vec<LabelDefinition>,
     },
+    /// A new text for one of this node's own posts.
+    Edit {
+        /// The post (or any earlier edit of it).
+        target: EventId,
+        /// The new text.
+        text: String,
+    },
     /// Publish or replace a list.
     List {
         /// The list's name.
@@ -282,6 +293,23 @@ pub struct FeedItem {
     pub deleted: bool,
     /// The viewer's moderation verdict.
     pub moderation: Verdict,
+    /// The author's display name from their newest profile held (a name alone proves nothing:
+    /// show it next to the author id).
+    #[serde(default)]
+    pub author_name: Option<String>,
+    /// The text is from the author's newest edit of the post.
+    #[serde(default)]
+    pub edited: bool,
+    /// Replies, reposts, reactions and quotes this node holds.
+    #[serde(default)]
+    pub counts: Counts,
+    /// The quoted or reposted event, when held (absent with `target` set: not held here).
+    #[serde(default)]
+    pub quoted: Option<Box<FeedItem>>,
+    /// Whether the event belongs in the viewer's timeline (a post or repost by the viewer or
+    /// someone they follow).
+    #[serde(default)]
+    pub in_timeline: bool,
 }
 
 impl FeedItem {
@@ -301,6 +329,11 @@ impl FeedItem {
             self_labels: Vec::new(),
             deleted: event.content().is_none(),
             moderation,
+            author_name: None,
+            edited: false,
+            counts: Counts::default(),
+            quoted: None,
+            in_timeline: false,
         };
         match event.content() {
             Some(Payload::Post(p)) => {

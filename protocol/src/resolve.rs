@@ -26,7 +26,7 @@ const ALPHABET: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 pub enum ResolveError {
     /// Not an id, a short id or a prefix of one.
     #[error(
-        "{text:?} is not a {noun} id: give the full id, the short id shown in output, or at least {min} of its characters after {prefix}",
+        "{text:?} is not a valid {noun} id: give the full id, the short id shown in output, or at least {min} of its characters after {prefix}",
         min = PREFIX_CHARS_MIN
     )]
     NotAnId {
@@ -44,6 +44,20 @@ pub enum ResolveError {
         text: String,
         /// What kind of id was expected.
         noun: &'static str,
+    },
+    /// No author this node knows has that display name.
+    #[error("no author this node knows is named {name:?}; use their id (hbauthor1…) instead")]
+    NoSuchName {
+        /// The name.
+        name: String,
+    },
+    /// Several authors this node knows have that display name.
+    #[error("more than one author is named {name:?}; use one of their ids: {}", candidates.join(", "))]
+    AmbiguousName {
+        /// The name.
+        name: String,
+        /// Their ids, in full.
+        candidates: Vec<String>,
     },
     /// More than one held id starts that way.
     #[error("{text:?} could be any of these {noun}s; give more characters: {}", candidates.join(", "))]
@@ -130,10 +144,23 @@ pub fn resolve<T: TypedId + std::fmt::Display>(
         return Ok(id);
     }
     let prefix = IdPrefix::parse::<T>(text)?;
-    let found: Vec<T> = candidates(&prefix)
+    let found = candidates(&prefix);
+    pick(text, &prefix, found)
+}
+
+/// The one id among `candidates` that `prefix` (typed as `text`) matches, or why there is not
+/// exactly one.
+pub fn pick<T: TypedId + std::fmt::Display>(
+    text: &str,
+    prefix: &IdPrefix,
+    candidates: Vec<T>,
+) -> Result<T, ResolveError> {
+    let mut found: Vec<T> = candidates
         .into_iter()
         .filter(|id| prefix.matches(id.as_bytes()))
         .collect();
+    found.sort_by_key(|id| *id.as_bytes());
+    found.dedup_by_key(|id| *id.as_bytes());
     match found.as_slice() {
         [] => Err(ResolveError::NotFound {
             text: text.to_string(),
@@ -202,8 +229,9 @@ mod tests {
             Err(ResolveError::NotFound { .. })
         ));
         match resolve(short, |_| vec![a, twin]) {
+            // In byte order, so the same ambiguity always reads the same.
             Err(ResolveError::Ambiguous { candidates, .. }) => {
-                assert_eq!(candidates, vec![a.to_string(), twin.to_string()])
+                assert_eq!(candidates, vec![twin.to_string(), a.to_string()])
             }
             other => panic!("expected ambiguity, got {other:?}"),
         }

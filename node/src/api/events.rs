@@ -26,13 +26,15 @@ pub(super) async fn event(
     State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> ApiResult<FeedItem> {
-    let id: EventId = parse(&id)?;
     state
-        .with_engine(move |engine| match engine.store().event(&id)? {
-            Some(event) => Ok(FeedItem::of(&event, engine.verdict(&event, now()))),
-            None => Err(Failure::not_found(format!(
-                "event {id} is not stored on this node"
-            ))),
+        .with_engine(move |engine| {
+            let id = engine.resolve_event(&id)?;
+            match engine.store().event(&id)? {
+                Some(event) => Ok(engine.item(&event, now())?),
+                None => Err(Failure::not_found(format!(
+                    "event {id} is not stored on this node"
+                ))),
+            }
         })
         .await
         .map(Json)
@@ -45,12 +47,12 @@ pub(super) async fn thread(
     State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> ApiResult<Thread> {
-    let id: EventId = parse(&id)?;
     state
         .with_engine(move |engine| {
+            let id = engine.resolve_event(&id)?;
             let store = engine.store();
             let t = now();
-            let item = |e: &handbill_protocol::VerifiedEvent| FeedItem::of(e, engine.verdict(e, t));
+            let item = |e: &handbill_protocol::VerifiedEvent| engine.item(e, t);
             let Some(focus) = store.event(&id)? else {
                 return Err(Failure::not_found(format!(
                     "event {id} is not stored on this node"
@@ -64,7 +66,7 @@ pub(super) async fn thread(
                 }
                 match store.event(&parent)? {
                     Some(e) => {
-                        let i = item(&e);
+                        let i = item(&e)?;
                         cursor = i.reply_to;
                         ancestors.push(i);
                     }
@@ -79,12 +81,12 @@ pub(super) async fn thread(
                     break;
                 }
                 if let Some(e) = store.event(&next)? {
-                    replies.push(item(&e));
+                    replies.push(item(&e)?);
                     stack.extend(store.replies(&next)?.into_iter().rev());
                 }
             }
             Ok(Thread {
-                event: item(&focus),
+                event: item(&focus)?,
                 ancestors,
                 replies,
             })
@@ -96,11 +98,11 @@ pub(super) async fn thread(
 /// A page of a listing: how many items, and where the previous page ended.
 #[derive(Deserialize)]
 pub(super) struct Page {
-    limit: Option<usize>,
-    before: Option<String>,
+    pub(super) limit: Option<usize>,
+    pub(super) before: Option<String>,
 }
 
-fn cursor_of(text: &str) -> Result<TimelineCursor, Failure> {
+pub(super) fn cursor_of(text: &str) -> Result<TimelineCursor, Failure> {
     let (time, id) = text
         .split_once(':')
         .ok_or_else(|| Failure::bad_request("before must be CREATED_AT:EVENT_ID"))?;
@@ -123,17 +125,26 @@ pub(super) async fn timeline(
 ) -> ApiResult<Timeline> {
     let limit = page.limit.unwrap_or(50).clamp(1, PAGE_ITEMS_MAX);
     let before = page.before.as_deref().map(cursor_of).transpose()?;
-    let entries = state
-        .with_engine(move |engine| Ok(engine.timeline(before, limit, now())?))
-        .await?;
-    let items: Vec<FeedItem> = entries
-        .iter()
-        .map(|(e, v)| FeedItem::of(e, v.clone()))
-        .collect();
+    state
+        .with_engine(move |engine| {
+            let t = now();
+            let items = engine
+                .timeline(before, limit, t)?
+                .iter()
+                .map(|(e, _)| engine.item(e, t))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(page_of(items, limit))
+        })
+        .await
+        .map(Json)
+}
+
+/// A page of a timeline: the next page starts after the last item, unless this one was short.
+pub(super) fn page_of(items: Vec<FeedItem>, limit: usize) -> Timeline {
     let next = (items.len() == limit)
         .then(|| items.last().map(cursor_text))
         .flatten();
-    Ok(Json(Timeline { items, next }))
+    Timeline { items, next }
 }
 
 pub(super) async fn author(
@@ -141,19 +152,19 @@ pub(super) async fn author(
     Path(author): Path<String>,
     ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult<AuthorView> {
-    let author: AuthorId = parse(&author)?;
     let limit = page.limit.unwrap_or(50).clamp(1, PAGE_ITEMS_MAX);
     let before = page.before.as_deref().map(cursor_of).transpose()?;
     state
         .with_engine(move |engine| {
+            let author: AuthorId = engine.resolve_author(&author)?;
             let store = engine.store();
             let log = store.log_state(&author)?;
             let t = now();
             let posts: Vec<FeedItem> = store
                 .timeline(&|a| *a == author, before, limit)?
                 .iter()
-                .map(|e| FeedItem::of(e, engine.verdict(e, t)))
-                .collect();
+                .map(|e| engine.item(e, t))
+                .collect::<Result<_, _>>()?;
             let profile = match store.latest_of_kind(&author, handbill_protocol::Kind::PROFILE)? {
                 Some(id) => store.event(&id)?.and_then(|e| match e.content() {
                     Some(Payload::Profile(p)) => Some(p.clone()),

@@ -11,6 +11,7 @@ mod host_policy;
 mod moderation;
 mod node;
 pub mod serve;
+mod social;
 mod stream;
 
 use crate::daemon::{NodeEngine, Shared};
@@ -115,9 +116,27 @@ impl From<handbill_protocol::engine::CommandError> for Failure {
         match e {
             CommandError::Store(e) => Failure::from(e),
             CommandError::Build(e) => Failure::bad_request(e.to_string()),
-            e @ CommandError::NotHeld(_) => Failure::not_found(e.to_string()),
-            e @ (CommandError::NotYourEvent(_) | CommandError::FollowSelf) => {
-                Failure(StatusCode::CONFLICT, "refused", e.to_string())
+            e @ (CommandError::NotHeld(_) | CommandError::Deleted(_)) => {
+                Failure::not_found(e.to_string())
+            }
+            e @ (CommandError::NotYourEvent(_)
+            | CommandError::FollowSelf
+            | CommandError::NotAPost(_)) => Failure(StatusCode::CONFLICT, "refused", e.to_string()),
+            CommandError::Query(e) => Failure::bad_request(e.to_string()),
+            e @ CommandError::AlreadyFollowing(_) => {
+                Failure(StatusCode::CONFLICT, "already_following", e.to_string())
+            }
+            CommandError::Resolve(e) => {
+                use handbill_protocol::resolve::ResolveError;
+                match e {
+                    ResolveError::NotAnId { .. } => Failure::bad_request(e.to_string()),
+                    ResolveError::NotFound { .. } | ResolveError::NoSuchName { .. } => {
+                        Failure::not_found(e.to_string())
+                    }
+                    ResolveError::Ambiguous { .. } | ResolveError::AmbiguousName { .. } => {
+                        Failure(StatusCode::CONFLICT, "ambiguous", e.to_string())
+                    }
+                }
             }
             e @ CommandError::WouldFork { .. } => {
                 Failure(StatusCode::CONFLICT, "would_fork", e.to_string())
@@ -136,6 +155,18 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/events", post(events::publish))
         .route("/v1/events/{id}", get(events::event))
         .route("/v1/events/{id}/thread", get(events::thread))
+        .route("/v1/events/{id}/history", get(social::history))
+        .route("/v1/notifications", get(social::notifications))
+        .route("/v1/notifications/read", post(social::mark_read))
+        .route("/v1/followers", get(social::followers))
+        .route("/v1/search", get(social::search))
+        .route("/v1/resolve", get(social::resolve))
+        .route("/v1/authors/{author}/lists", get(social::lists_of))
+        .route("/v1/authors/{author}/lists/{name}", get(social::list))
+        .route(
+            "/v1/authors/{author}/lists/{name}/timeline",
+            get(social::list_timeline),
+        )
         .route("/v1/follows", get(follows::follows).post(follows::follow))
         .route("/v1/follows/{author}", delete(follows::unfollow))
         .route("/v1/timeline", get(events::timeline))

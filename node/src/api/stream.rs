@@ -1,4 +1,5 @@
-//! The event stream (server-sent events) of newly stored events.
+//! The event stream (server-sent events): `stored` for newly stored events, `notification` for
+//! those that concern this node's author.
 
 use super::ApiState;
 use axum::extract::State;
@@ -16,7 +17,7 @@ pub(super) async fn stream(
             match receiver.recv().await {
                 Ok(item) => {
                     let event = Event::default()
-                        .event("stored")
+                        .event(item.name())
                         .json_data(&item)
                         .unwrap_or_else(|_| Event::default().comment("unencodable item"));
                     return Some((Ok(event), receiver));

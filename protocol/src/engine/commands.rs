@@ -107,6 +107,11 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         if author == self.me {
             return Err(CommandError::FollowSelf);
         }
+        if self.settings.follows.contains(&author) {
+            // No second follow event: the log already says so. Still a nudge to fetch.
+            self.ask_heads_for(&[author]);
+            return Err(CommandError::AlreadyFollowing(author));
+        }
         self.settings.follows.insert(author);
         self.settings.moderation.follows.insert(author);
         self.save_settings()?;

@@ -9,10 +9,11 @@
 use super::routing::{Route, route};
 use super::{Acceptance, Engine, Inconsistency, Misbehaviour, Origin, Output};
 use crate::event::SignedEvent;
-use crate::id::AuthorId;
+use crate::id::{AuthorId, EventId};
 use crate::log::{ChainError, check_successor};
 use crate::moderation::host::HostDecision;
 use crate::payload::{LabelTarget, Payload};
+use crate::relations::Relation;
 use crate::store::{Inserted, Store, StoreError};
 use crate::time::Timestamp;
 use crate::validate::{CheckedEvent, EventError, ValidationError, VerifiedEvent};
@@ -334,12 +335,19 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
 
     /// A deletion by the event's own author is final, whatever arrives later and however: the
     /// original bytes replayed by gossip or served in a range come back without payload.
+    /// The same holds for an edit of a post its author deleted: every version goes.
     fn without_deleted_payload(&self, event: VerifiedEvent) -> Result<VerifiedEvent, StoreError> {
-        Ok(if self.store.is_deleted(&event.id(), &event.author())? {
-            event.without_payload()
-        } else {
-            event
-        })
+        let edited_post_deleted = match event.content() {
+            Some(Payload::Edit(edit)) => self.store.is_deleted(&edit.target.id, &event.author())?,
+            _ => false,
+        };
+        Ok(
+            if edited_post_deleted || self.store.is_deleted(&event.id(), &event.author())? {
+                event.without_payload()
+            } else {
+                event
+            },
+        )
     }
 
     /// What follows storing an event: fork evidence, log checks, effects, the notification.
@@ -366,6 +374,9 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         }
         self.check_links(event, near)?;
         self.apply_effects(event, now)?;
+        if event.content().is_some() {
+            self.notify(event)?;
+        }
         self.push(Output::Stored {
             id: event.id(),
             author,
@@ -447,6 +458,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                                 )
                             );
                         self.store.erase_payload(&target)?;
+                        self.erase_edits(&target, &author)?;
                     }
                 }
                 if moderation_changed {
@@ -494,6 +506,33 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             _ => {}
         }
         Ok(())
+    }
+}
+
+impl<S: Store, P: Ord + Clone> Engine<S, P> {
+    /// Erases every held edit of a post its author deleted, with a tombstone each, so no
+    /// version of the text survives the delete (and none comes back by gossip or backfill).
+    fn erase_edits(&mut self, post: &EventId, author: &AuthorId) -> Result<(), StoreError> {
+        loop {
+            let edits = self
+                .store
+                .references(post, Relation::Edit, super::EDITS_READ_MAX)?;
+            if edits.is_empty() {
+                return Ok(());
+            }
+            for edit in edits {
+                if let Some(held) = self.store.event(&edit)?
+                    && held.author() == *author
+                {
+                    self.store.add_tombstone(&edit, author)?;
+                }
+                // An edit by anyone else claims a post that is not theirs and is never applied;
+                // erasing it too costs nothing. Erasing drops each from the index.
+                if !self.store.erase_payload(&edit)? {
+                    return Ok(());
+                }
+            }
+        }
     }
 }
 

@@ -19,15 +19,20 @@ mod ingest;
 mod replication;
 mod reputation;
 mod requests;
+mod resolving;
 mod routing;
 mod settings;
+mod social;
 mod strangers;
+mod views;
 
 pub use ingest::GossipMessage;
 pub use reputation::{Penalty, Reputation, ReputationLimits};
 pub use routing::{Route, route, topics_for, topics_of};
 pub use settings::NodeSettings;
+pub use social::FOLLOWERS_NOTE;
 pub use strangers::{StrangerBudget, StrangerLimits};
+pub use views::{EDITS_READ_MAX, LIST_LOG_SCAN_MAX};
 
 use crate::id::{AuthorId, EventId};
 use crate::log::ChainError;
@@ -193,6 +198,13 @@ pub enum Output<P> {
         /// Where it came from.
         origin: Origin,
     },
+    /// An event that concerns this node's author was stored: a notification at `position`.
+    Notified {
+        /// Its position in the notification journal.
+        position: u64,
+        /// The event.
+        id: EventId,
+    },
     /// An author's log was found inconsistent (a fork or a broken `prev` link).
     LogInconsistent {
         /// The author.
@@ -253,12 +265,27 @@ pub enum CommandError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Only an event's author can delete it.
-    #[error("event {0} is by another author; only its author can delete it")]
+    /// Only an event's author can delete or edit it.
+    #[error("event {0} is by another author; only its author can delete or edit it")]
     NotYourEvent(EventId),
+    /// Only a post can be edited.
+    #[error("event {0} is not a post; only posts can be edited")]
+    NotAPost(EventId),
+    /// The event's payload was deleted.
+    #[error("event {0} was deleted")]
+    Deleted(EventId),
+    /// Typed text does not name exactly one id or author.
+    #[error(transparent)]
+    Resolve(#[from] crate::resolve::ResolveError),
+    /// A search query cannot run.
+    #[error(transparent)]
+    Query(#[from] crate::search::QueryError),
     /// Following yourself makes no sense.
     #[error("you cannot follow yourself")]
     FollowSelf,
+    /// Already followed: nothing is published again.
+    #[error("you already follow {0}")]
+    AlreadyFollowing(AuthorId),
     /// The request refers to an event this node does not hold (its author is needed to route
     /// the new event).
     #[error("event {0} is not stored on this node; follow its author or fetch it first")]
@@ -429,7 +456,8 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
     fn push(&mut self, output: Output<P>) {
         // Only notifications may be dropped, and only when the driver has fallen far behind;
         // every other output carries work the protocol depends on.
-        if self.outputs.len() >= self.config.outputs_max && matches!(output, Output::Stored { .. })
+        if self.outputs.len() >= self.config.outputs_max
+            && matches!(output, Output::Stored { .. } | Output::Notified { .. })
         {
             return;
         }

@@ -1,12 +1,14 @@
 //! Publish requests as clients send them (`api::PublishRequest`), turned into payloads: the
 //! events they refer to looked up (their authors route the new event), a reply's root found,
-//! tags normalised. Every client (CLI, browser, scripts) gets the same rules.
+//! tags normalised, inline `@mentions` and `#tags` in a post's text added to its own. Every
+//! client (CLI, browser, scripts) gets the same rules.
 
 use super::{CommandError, Engine};
 use crate::api::{PublishRequest, TargetId};
 use crate::id::EventId;
+use crate::inline::MentionText;
 use crate::payload::{
-    Delete, EventRef, Label, LabelTarget, LabelerDeclaration, List, Payload, Post, Profile,
+    Delete, Edit, EventRef, Label, LabelTarget, LabelerDeclaration, List, Payload, Post, Profile,
     Reaction, ReplyRef, Repost,
 };
 use crate::store::Store;
@@ -34,17 +36,37 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                 tags,
                 mentions,
                 self_labels,
-            } => Payload::Post(Post {
-                text,
-                reply: reply_to.map(|id| self.reply_to(id)).transpose()?,
-                quote: quote.map(|id| self.reference(id)).transpose()?,
-                tags: tags
+            } => {
+                let inline = crate::inline::parse(&text);
+                let mut tags: Vec<String> = tags
                     .into_iter()
                     .map(|t| t.trim_start_matches('#').to_string())
-                    .collect(),
-                mentions,
-                self_labels,
-            }),
+                    .collect();
+                for tag in inline.tags {
+                    if !tags.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
+                        tags.push(tag);
+                    }
+                }
+                let mut mentions = mentions;
+                for written in &inline.mentions {
+                    let author = match written {
+                        MentionText::Name(name) => self.author_named(name)?,
+                        MentionText::Id(text) => self.resolve_author(text)?,
+                    };
+                    if author != self.me && !mentions.contains(&author) {
+                        mentions.push(author);
+                    }
+                }
+                Payload::Post(Post {
+                    text,
+                    reply: reply_to.map(|id| self.reply_to(id)).transpose()?,
+                    quote: quote.map(|id| self.reference(id)).transpose()?,
+                    tags,
+                    mentions,
+                    self_labels,
+                })
+            }
+            PublishRequest::Edit { target, text } => Payload::Edit(self.edit_of(target, text)?),
             PublishRequest::Repost { target } => Payload::Repost(Repost {
                 target: self.reference(target)?,
             }),
@@ -90,6 +112,38 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                 purpose,
                 members,
             }),
+        })
+    }
+
+    /// An edit of one of this node's own posts (given by the post or by any edit of it): the
+    /// edit names the post itself and travels on every topic the post did.
+    fn edit_of(&self, target: EventId, text: String) -> Result<Edit, CommandError> {
+        let held = self
+            .store
+            .event(&target)?
+            .ok_or(CommandError::NotHeld(target))?;
+        if held.author() != self.me {
+            return Err(CommandError::NotYourEvent(target));
+        }
+        let post = match held.content() {
+            Some(Payload::Edit(e)) => self
+                .store
+                .event(&e.target.id)?
+                .ok_or(CommandError::NotHeld(e.target.id))?,
+            Some(Payload::Post(_)) => held,
+            Some(_) => return Err(CommandError::NotAPost(target)),
+            None => return Err(CommandError::Deleted(target)),
+        };
+        if post.content().is_none() {
+            return Err(CommandError::Deleted(post.id()));
+        }
+        Ok(Edit {
+            target: EventRef {
+                author: self.me,
+                id: post.id(),
+            },
+            text,
+            topics: super::topics_for(&post).into_iter().skip(1).collect(),
         })
     }
 

@@ -174,6 +174,8 @@ impl World {
             // Simulated peers are never disconnected for misbehaviour: the scenarios measure
             // what gossipsub scoring alone does.
             Output::Ban { .. } | Output::Unban(_) => {}
+            // Notifications are for a node's person; the scenarios measure delivery.
+            Output::Notified { .. } => {}
             Output::Stored { id, origin, .. } => self.stored(n, id, origin),
         }
     }

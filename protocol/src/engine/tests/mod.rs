@@ -2,6 +2,7 @@
 
 mod batch;
 mod hostile;
+mod social;
 
 use super::*;
 use crate::id::{AuthorId, EventId};
