@@ -192,9 +192,9 @@ pub fn list(api: &Client, json: bool, command: ListCommand) -> Result<()> {
                 };
                 let verb = if created { "created" } else { "updated" };
                 eprintln!(
-                    "{verb} {} {what}, {} members",
+                    "{verb} {} {what}, {}",
                     list.name,
-                    list.members.len()
+                    members(list.members.len())
                 );
                 format!("{}\n", list.id)
             })?;
@@ -207,7 +207,7 @@ pub fn list(api: &Client, json: bool, command: ListCommand) -> Result<()> {
             }
             publish(api, &list)?;
             emit(json, &list, || {
-                format!("{} now has {} members\n", list.name, list.members.len())
+                format!("{} now has {}\n", list.name, members(list.members.len()))
             })?;
         }
         ListCommand::Remove { name, author } => {
@@ -216,7 +216,7 @@ pub fn list(api: &Client, json: bool, command: ListCommand) -> Result<()> {
             list.members.retain(|m| *m != author);
             publish(api, &list)?;
             emit(json, &list, || {
-                format!("{} now has {} members\n", list.name, list.members.len())
+                format!("{} now has {}\n", list.name, members(list.members.len()))
             })?;
         }
         ListCommand::Mine => {
@@ -250,9 +250,9 @@ pub fn list(api: &Client, json: bool, command: ListCommand) -> Result<()> {
             ))?;
             emit(json, &view, || {
                 let mut t = format!(
-                    "{}  {:?} list by {}\n{}\n",
+                    "{}  {} list by {}\n{}\n",
                     view.name,
-                    view.purpose,
+                    purpose_name(view.purpose),
                     render::who(&view.owner, None),
                     view.id
                 );
@@ -406,6 +406,22 @@ pub fn unmute(
     let body = mute_body(api, author, word, tag)?;
     let _: serde_json::Value = api.delete("/v1/mutes", Some(&body))?;
     emit(json, &body, || "unmuted\n".into())
+}
+
+fn members(n: usize) -> String {
+    if n == 1 {
+        "1 member".into()
+    } else {
+        format!("{n} members")
+    }
+}
+
+fn purpose_name(purpose: ListPurpose) -> &'static str {
+    match purpose {
+        ListPurpose::Mute => "mute",
+        ListPurpose::Block => "block",
+        ListPurpose::Curate => "curated",
+    }
 }
 
 fn parse_purpose(text: &str) -> Result<ListPurpose> {

@@ -101,8 +101,15 @@ pub fn item(item: &FeedItem, show_hidden: bool) -> String {
             out.push_str(&format!("  {line}\n"));
         }
     }
-    if !item.tags.is_empty() {
-        let tags: Vec<String> = item.tags.iter().map(|t| format!("#{t}")).collect();
+    // Tags written in the text already show there.
+    let text = item.text.as_deref().unwrap_or_default().to_lowercase();
+    let tags: Vec<String> = item
+        .tags
+        .iter()
+        .map(|t| format!("#{t}"))
+        .filter(|t| !text.contains(&t.to_lowercase()))
+        .collect();
+    if !tags.is_empty() {
         out.push_str(&format!("  {}\n", paint(c, "36", &tags.join(" "))));
     }
     if matches!(item.kind.as_str(), "post" | "repost")

@@ -218,4 +218,33 @@ mod tests {
             vec![(Relation::Reaction, EventId([9; 32]))]
         );
     }
+
+    #[test]
+    fn labels_notify_only_from_subscribed_feeds_and_not_when_negated() {
+        use crate::payload::Label;
+        let me = AuthorKey::from_secret_bytes(&[1; 32]).author();
+        let feed = AuthorKey::from_secret_bytes(&[4; 32]);
+        let label = |negate| {
+            event(
+                &feed,
+                Payload::Label(Label {
+                    target: LabelTarget::Event(EventRef {
+                        author: me,
+                        id: EventId([9; 32]),
+                    }),
+                    value: "spoiler".into(),
+                    reason: None,
+                    expires_at: None,
+                    negate,
+                }),
+            )
+        };
+        let subscribed = |a: &AuthorId| *a == feed.author();
+        assert_eq!(
+            notification_of(&label(false), &me, subscribed),
+            Some(NotificationKind::Label)
+        );
+        assert_eq!(notification_of(&label(false), &me, |_| false), None);
+        assert_eq!(notification_of(&label(true), &me, subscribed), None);
+    }
 }

@@ -88,6 +88,29 @@ pub fn write_payload_indexes(
     Ok(())
 }
 
+/// The references and postings of every payload in `events`, as one batch per tree.
+pub fn payload_batches(events: &[VerifiedEvent]) -> (sled::Batch, sled::Batch) {
+    let mut references = sled::Batch::default();
+    let mut terms = sled::Batch::default();
+    for event in events.iter().filter(|e| e.payload_bytes().is_some()) {
+        let at = TimelineCursor {
+            created_at: event.header().created_at,
+            id: event.id(),
+        };
+        let (refs, words) = payload_indexes(event);
+        for (relation, target) in refs {
+            references.insert(
+                reference_key(&target, relation, at.created_at, &at.id),
+                &[] as &[u8],
+            );
+        }
+        for term in words {
+            terms.insert(term_key(&term, &at), &[] as &[u8]);
+        }
+    }
+    (references, terms)
+}
+
 /// The newest posting of `term` within `upper`.
 pub fn seek(
     terms: &sled::Tree,
