@@ -240,7 +240,7 @@ pub struct NotificationArgs {
     /// Read ones too.
     #[arg(long)]
     pub all: bool,
-    /// Mark everything listed read.
+    /// After listing, mark every notification up to the newest listed read.
     #[arg(long)]
     pub mark_read: bool,
     /// Keep running and print new notifications as they arrive.

@@ -32,7 +32,6 @@ pub fn terms_of(event: &VerifiedEvent) -> Vec<String> {
         _ => return Vec::new(),
     };
     let mut terms = words(text);
-    terms.truncate(WORDS_PER_EVENT_MAX);
     for tag in tags {
         let term = tag_term(tag);
         if !terms.contains(&term) {
@@ -43,15 +42,20 @@ pub fn terms_of(event: &VerifiedEvent) -> Vec<String> {
     terms
 }
 
-/// The distinct lowercased words of `text`, in order: runs of letters and digits.
+/// The distinct lowercased words of `text`, in order: runs of letters and digits, at most
+/// [`WORDS_PER_EVENT_MAX`] of them.
 pub fn words(text: &str) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
     let mut out: Vec<String> = Vec::new();
     for word in text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
     {
+        if out.len() == WORDS_PER_EVENT_MAX {
+            break;
+        }
         let term = cut(word.to_lowercase());
-        if !out.contains(&term) {
+        if seen.insert(term.clone()) {
             out.push(term);
         }
     }

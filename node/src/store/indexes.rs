@@ -2,7 +2,7 @@
 //! they index:
 //!
 //! ```text
-//! references     target ‖ relation ‖ created_at ‖ id -> ()   (replies, quotes, reposts, …)
+//! references     target ‖ relation ‖ author ‖ created_at ‖ id -> ()   (replies, quotes, …)
 //! terms          term ‖ 0x00 ‖ created_at ‖ id      -> ()   (search postings)
 //! notifications  position                            -> id   (the node author's journal)
 //! ```
@@ -10,21 +10,28 @@
 use super::{TxResult, backend, key_time};
 use handbill_protocol::relations::Relation;
 use handbill_protocol::store::{TimelineCursor, payload_indexes};
-use handbill_protocol::{EventId, Timestamp, VerifiedEvent};
+use handbill_protocol::{AuthorId, EventId, Timestamp, VerifiedEvent};
 use sled::transaction::TransactionalTree;
 use std::ops::Bound;
 
-/// The key of a reference from `(created_at, id)` to `target`.
+/// The key of a reference from `author`'s event `(created_at, id)` to `target`.
 pub fn reference_key(
     target: &EventId,
     relation: Relation,
+    author: &AuthorId,
     created_at: Timestamp,
     id: &EventId,
 ) -> Vec<u8> {
-    let mut key = Vec::with_capacity(73);
-    key.extend_from_slice(&target.0);
-    key.push(relation.code());
+    let mut key = reference_prefix_by(target, relation, author);
     key.extend_from_slice(&key_time(created_at, id));
+    key
+}
+
+/// The prefix of every reference to `target` by `relation` from `author`'s events.
+pub fn reference_prefix_by(target: &EventId, relation: Relation, author: &AuthorId) -> Vec<u8> {
+    let mut key = reference_prefix(target, relation);
+    key.reserve(72);
+    key.extend_from_slice(&author.0);
     key
 }
 
@@ -70,7 +77,7 @@ pub fn write_payload_indexes(
     };
     let (refs, words) = payload_indexes(event);
     for (relation, target) in refs {
-        let key = reference_key(&target, relation, at.created_at, &at.id);
+        let key = reference_key(&target, relation, &event.author(), at.created_at, &at.id);
         if add {
             references.insert(key, &[])?;
         } else {
@@ -88,27 +95,34 @@ pub fn write_payload_indexes(
     Ok(())
 }
 
-/// The references and postings of every payload in `events`, as one batch per tree.
-pub fn payload_batches(events: &[VerifiedEvent]) -> (sled::Batch, sled::Batch) {
-    let mut references = sled::Batch::default();
+/// The search postings of every payload in `events`, as one batch.
+pub fn posting_batch(events: &[VerifiedEvent]) -> sled::Batch {
     let mut terms = sled::Batch::default();
     for event in events.iter().filter(|e| e.payload_bytes().is_some()) {
         let at = TimelineCursor {
             created_at: event.header().created_at,
             id: event.id(),
         };
-        let (refs, words) = payload_indexes(event);
-        for (relation, target) in refs {
-            references.insert(
-                reference_key(&target, relation, at.created_at, &at.id),
-                &[] as &[u8],
-            );
-        }
-        for term in words {
+        for term in handbill_protocol::search::terms_of(event) {
             terms.insert(term_key(&term, &at), &[] as &[u8]);
         }
     }
-    (references, terms)
+    terms
+}
+
+/// Writes the references of an event's payload inside an insert's transaction.
+pub fn write_references(references: &TransactionalTree, event: &VerifiedEvent) -> TxResult<()> {
+    for (relation, target) in handbill_protocol::relations::references_of(event) {
+        let key = reference_key(
+            &target,
+            relation,
+            &event.author(),
+            event.header().created_at,
+            &event.id(),
+        );
+        references.insert(key, &[])?;
+    }
+    Ok(())
 }
 
 /// The newest posting of `term` within `upper`.

@@ -445,6 +445,9 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                     // Recorded per deleter: only the deleter's own event is ever affected by it,
                     // so a stranger's delete of the same id changes nothing.
                     self.store.add_tombstone(&target, &author)?;
+                    // Every edit goes too, held post or not: an edit can arrive before its
+                    // post, and none of its text may outlive the delete.
+                    self.erase_edits(&target, &author)?;
                     if let Some(held) = self.store.event(&target)?
                         && held.author() == author
                     {
@@ -458,7 +461,6 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                                 )
                             );
                         self.store.erase_payload(&target)?;
-                        self.erase_edits(&target, &author)?;
                     }
                 }
                 if moderation_changed {
@@ -514,23 +516,17 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
     /// version of the text survives the delete (and none comes back by gossip or backfill).
     fn erase_edits(&mut self, post: &EventId, author: &AuthorId) -> Result<(), StoreError> {
         loop {
-            let edits = self
-                .store
-                .references(post, Relation::Edit, super::EDITS_READ_MAX)?;
-            if edits.is_empty() {
-                return Ok(());
-            }
+            let edits =
+                self.store
+                    .references_by(post, Relation::Edit, author, super::EDITS_READ_MAX)?;
+            let mut erased = false;
             for edit in edits {
-                if let Some(held) = self.store.event(&edit)?
-                    && held.author() == *author
-                {
-                    self.store.add_tombstone(&edit, author)?;
-                }
-                // An edit by anyone else claims a post that is not theirs and is never applied;
-                // erasing it too costs nothing. Erasing drops each from the index.
-                if !self.store.erase_payload(&edit)? {
-                    return Ok(());
-                }
+                self.store.add_tombstone(&edit, author)?;
+                // Erasing drops the edit's references and postings with its text.
+                erased |= self.store.erase_payload(&edit)?;
+            }
+            if !erased {
+                return Ok(());
             }
         }
     }

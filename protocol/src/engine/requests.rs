@@ -42,8 +42,11 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                     .into_iter()
                     .map(|t| t.trim_start_matches('#').to_string())
                     .collect();
+                // Inline tags fill up to the limit; the text keeps the rest as written.
                 for tag in inline.tags {
-                    if !tags.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
+                    if tags.len() < crate::limits::POST_TAGS_MAX
+                        && !tags.iter().any(|t| t.eq_ignore_ascii_case(&tag))
+                    {
                         tags.push(tag);
                     }
                 }

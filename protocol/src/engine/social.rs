@@ -6,7 +6,7 @@ use crate::api::{Follower, Followers, Notification, Notifications, SearchResults
 use crate::id::{AuthorId, EventId};
 use crate::payload::{Action, Payload};
 use crate::relations::{NotificationKind, notification_of};
-use crate::search::{Query, author_term};
+use crate::search::{Query, author_term, tag_term, words};
 use crate::store::{NOTIFICATIONS_MAX, Store, StoreError, TimelineCursor};
 use crate::time::Timestamp;
 use crate::validate::VerifiedEvent;
@@ -17,6 +17,9 @@ const NOTIFICATIONS_READ_SETTING: &str = "notifications_read";
 
 /// Journal entries read per store call.
 const JOURNAL_PAGE: usize = 256;
+
+/// Unread notifications counted at most (a count above reads as "this many or more").
+pub const UNREAD_COUNTED_MAX: u64 = 1_000;
 
 /// Rounds of index reads one search page may take to fill up past hidden or superseded hits.
 const SEARCH_ROUNDS_MAX: usize = 16;
@@ -41,14 +44,13 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         Ok(())
     }
 
-    /// The notification at `position` as shown now, or `None` if it is not shown (its event
-    /// is gone, moderation hides it, or it only updates followers).
-    pub fn notification(
+    /// Why the event notifies, if it is shown now: held, still concerning this node's author,
+    /// not only a followers update, and not hidden by moderation.
+    fn shown_reason(
         &self,
-        position: u64,
         id: &EventId,
         now: Timestamp,
-    ) -> Result<Option<Notification>, StoreError> {
+    ) -> Result<Option<(VerifiedEvent, NotificationKind)>, StoreError> {
         let Some(event) = self.store.event(id)? else {
             return Ok(None);
         };
@@ -58,15 +60,28 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         else {
             return Ok(None);
         };
-        let item = self.item(&event, now)?;
-        if item.moderation.action == Action::Hide {
+        if self.verdict(&event, now).action == Action::Hide {
             return Ok(None);
         }
+        Ok(Some((event, reason)))
+    }
+
+    /// The notification at `position` as shown now, or `None` if it is not shown (its event
+    /// is gone, moderation hides it, or it only updates followers).
+    pub fn notification(
+        &self,
+        position: u64,
+        id: &EventId,
+        now: Timestamp,
+    ) -> Result<Option<Notification>, StoreError> {
+        let Some((event, reason)) = self.shown_reason(id, now)? else {
+            return Ok(None);
+        };
         Ok(Some(Notification {
             position,
             reason,
             unread: position > self.notifications_read()?,
-            item,
+            item: self.item(&event, now)?,
         }))
     }
 
@@ -114,6 +129,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         })
     }
 
+    /// Unread notifications shown, counting at most [`UNREAD_COUNTED_MAX`].
     fn unread_count(&self, read: u64, now: Timestamp) -> Result<u64, StoreError> {
         let mut count = 0;
         let mut cursor = None;
@@ -124,10 +140,10 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             };
             cursor = Some(last.0);
             for (position, id) in &page {
-                if *position <= read {
+                if *position <= read || count >= UNREAD_COUNTED_MAX {
                     return Ok(count);
                 }
-                if self.notification(*position, id, now)?.is_some() {
+                if self.shown_reason(id, now)?.is_some() {
                     count += 1;
                 }
             }
@@ -225,15 +241,18 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             }
             for hit in hits {
                 cursor = Some(hit);
-                if let Some(post) = self.current_version_of(&hit.id)?
-                    && seen.insert(post.id())
-                {
-                    let item = self.item(&post, now)?;
-                    if item.moderation.action != Action::Hide {
-                        items.push(item);
-                        if items.len() == limit {
-                            break;
-                        }
+                let Some(post) = self.post_of_hit(&hit.id)? else {
+                    continue;
+                };
+                if seen.contains(&post.id()) || !self.current_text_matches(&post, &terms)? {
+                    continue;
+                }
+                seen.insert(post.id());
+                let item = self.item(&post, now)?;
+                if item.moderation.action != Action::Hide {
+                    items.push(item);
+                    if items.len() == limit {
+                        break;
                     }
                 }
             }
@@ -247,24 +266,41 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         Ok(SearchResults { items, next })
     }
 
-    /// The post a search hit stands for, if the hit is its current text: a post never edited,
-    /// or the newest edit of a post by the same author.
-    fn current_version_of(&self, id: &EventId) -> Result<Option<VerifiedEvent>, StoreError> {
+    /// The post a search hit stands for: the post itself, or the post an edit by its own
+    /// author edits (if its text is held).
+    fn post_of_hit(&self, id: &EventId) -> Result<Option<VerifiedEvent>, StoreError> {
         let Some(event) = self.store.event(id)? else {
             return Ok(None);
         };
-        let post = match event.content() {
-            Some(Payload::Post(_)) => event.clone(),
-            Some(Payload::Edit(edit)) => match self.store.event(&edit.target.id)? {
-                Some(post) if post.author() == event.author() && post.content().is_some() => post,
-                _ => return Ok(None),
-            },
-            _ => return Ok(None),
+        Ok(match event.content() {
+            Some(Payload::Post(_)) => Some(event),
+            Some(Payload::Edit(edit)) => self
+                .store
+                .event(&edit.target.id)?
+                .filter(|post| post.author() == event.author() && post.content().is_some()),
+            _ => None,
+        })
+    }
+
+    /// Whether every query term is in the post as readers see it now: the current text's
+    /// words (the newest edit's, or its own), its tags and its author. An edit keeps the
+    /// post's tags, so a tag still finds an edited post, and words only an older version had
+    /// find nothing.
+    fn current_text_matches(
+        &self,
+        post: &VerifiedEvent,
+        terms: &[String],
+    ) -> Result<bool, StoreError> {
+        let Some(Payload::Post(p)) = post.content() else {
+            return Ok(false);
         };
-        let current = self
-            .history(&post.id())?
-            .and_then(|h| h.versions.into_iter().find(|v| v.current))
-            .map(|v| v.id);
-        Ok((current == Some(*id)).then_some(post))
+        let text = match self.newest_edit(post)? {
+            Some(edit) => edit.text,
+            None => p.text.clone(),
+        };
+        let mut present: BTreeSet<String> = words(&text).into_iter().collect();
+        present.extend(p.tags.iter().map(|t| tag_term(t)));
+        present.insert(author_term(&post.author()));
+        Ok(terms.iter().all(|t| present.contains(t)))
     }
 }

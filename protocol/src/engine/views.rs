@@ -14,6 +14,9 @@ use crate::validate::VerifiedEvent;
 /// Most edits of one post read (for its newest text and its history).
 pub const EDITS_READ_MAX: usize = 1_000;
 
+/// Newest edits read to find a post's current text.
+const NEWEST_EDIT_CANDIDATES: usize = 8;
+
 /// Most events of an author's log scanned to find their lists.
 pub const LIST_LOG_SCAN_MAX: usize = 100_000;
 
@@ -53,17 +56,30 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         Ok(item)
     }
 
-    /// The held edits of `post` by its author, oldest first by log position.
+    /// The held edits of `post` by its author, oldest first by log position (at most the
+    /// newest [`EDITS_READ_MAX`]). Edits by anyone else name a post that is not theirs and are
+    /// never read, so no number of them can crowd out the author's. A post its author deleted
+    /// has no edits to show, whatever is still on disk.
     fn edits_of(&self, post: &VerifiedEvent) -> Result<Vec<VerifiedEvent>, StoreError> {
+        self.edits_limited(post, EDITS_READ_MAX)
+    }
+
+    fn edits_limited(
+        &self,
+        post: &VerifiedEvent,
+        limit: usize,
+    ) -> Result<Vec<VerifiedEvent>, StoreError> {
+        let author = post.author();
+        if self.store.is_deleted(&post.id(), &author)? {
+            return Ok(Vec::new());
+        }
         let mut edits = Vec::new();
         for id in self
             .store
-            .references(&post.id(), Relation::Edit, EDITS_READ_MAX)?
+            .references_by(&post.id(), Relation::Edit, &author, limit)?
         {
-            // Only the post's own author edits it (an edit's validity guarantees its signer
-            // is the author it names; this checks that it names the real one).
             if let Some(edit) = self.store.event(&id)?
-                && edit.author() == post.author()
+                && edit.author() == author
             {
                 edits.push(edit);
             }
@@ -72,10 +88,11 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         Ok(edits)
     }
 
-    /// The newest edit of `post` whose text is held.
-    fn newest_edit(&self, post: &VerifiedEvent) -> Result<Option<Edit>, StoreError> {
+    /// The newest edit of `post` whose text is held. Reads the few newest by time and picks the
+    /// highest log position among them (the two orders agree for an honest author).
+    pub(super) fn newest_edit(&self, post: &VerifiedEvent) -> Result<Option<Edit>, StoreError> {
         Ok(self
-            .edits_of(post)?
+            .edits_limited(post, NEWEST_EDIT_CANDIDATES)?
             .iter()
             .rev()
             .find_map(|e| match e.content() {

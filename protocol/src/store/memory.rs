@@ -25,7 +25,7 @@ pub struct MemoryStore {
     tombstones: BTreeSet<(EventId, AuthorId)>,
     forks: BTreeSet<(AuthorId, u64)>,
     latest: BTreeMap<(AuthorId, crate::payload::Kind), (u64, EventId)>,
-    references: BTreeSet<(EventId, Relation, TimelineCursor)>,
+    references: BTreeSet<(EventId, Relation, AuthorId, TimelineCursor)>,
     terms: BTreeSet<(String, TimelineCursor)>,
     notifications: BTreeMap<u64, EventId>,
     settings: BTreeMap<String, Vec<u8>>,
@@ -91,9 +91,11 @@ impl MemoryStore {
         &self,
         target: &EventId,
         relation: Relation,
-    ) -> impl Iterator<Item = &(EventId, Relation, TimelineCursor)> {
+    ) -> impl Iterator<Item = &(EventId, Relation, AuthorId, TimelineCursor)> {
+        let (low, high) = (AuthorId([0; 32]), AuthorId([0xff; 32]));
         self.references.range(
-            (*target, relation, TimelineCursor::MIN)..=(*target, relation, TimelineCursor::MAX),
+            (*target, relation, low, TimelineCursor::MIN)
+                ..=(*target, relation, high, TimelineCursor::MAX),
         )
     }
 
@@ -125,7 +127,7 @@ impl MemoryStore {
         };
         let (references, terms) = payload_indexes(event);
         for (relation, target) in references {
-            let entry = (target, relation, key);
+            let entry = (target, relation, event.author(), key);
             if add {
                 self.references.insert(entry);
             } else {
@@ -351,7 +353,26 @@ impl Store for MemoryStore {
         Ok(self
             .references_range(target, relation)
             .take(limit)
-            .map(|(_, _, key)| key.id)
+            .map(|(_, _, _, key)| key.id)
+            .collect())
+    }
+
+    fn references_by(
+        &self,
+        target: &EventId,
+        relation: Relation,
+        author: &AuthorId,
+        limit: usize,
+    ) -> Result<Vec<EventId>, StoreError> {
+        Ok(self
+            .references
+            .range(
+                (*target, relation, *author, TimelineCursor::MIN)
+                    ..=(*target, relation, *author, TimelineCursor::MAX),
+            )
+            .rev()
+            .take(limit)
+            .map(|(_, _, _, key)| key.id)
             .collect())
     }
 

@@ -267,3 +267,95 @@ fn short_ids_resolve_among_held_events() {
         Err(CommandError::Resolve(ResolveError::NotFound { .. }))
     ));
 }
+
+#[test]
+fn a_strangers_forged_edits_cannot_crowd_out_the_authors() {
+    let mut net = Net::new(2);
+    let (alice, mallory) = (0, 1);
+    net.connect(alice, mallory);
+    net.follow(alice, net.author(mallory));
+    net.follow(mallory, net.author(alice));
+    let post = net.post(alice, "original");
+    publish(
+        &mut net,
+        alice,
+        PublishRequest::Edit {
+            target: post.id(),
+            text: "the real edit".into(),
+        },
+    );
+    let claimed = net.author(mallory);
+    let alice_topic = net.author(alice);
+    for i in 0..EDITS_READ_MAX + 5 {
+        net.nodes[mallory]
+            .publish(
+                &Payload::Edit(crate::payload::Edit {
+                    target: EventRef {
+                        author: claimed,
+                        id: post.id(),
+                    },
+                    text: format!("forged {i}"),
+                    topics: vec![alice_topic],
+                }),
+                T0,
+            )
+            .expect("publish");
+    }
+    net.pump();
+    let seen = net.nodes[alice].item(&post, T0).unwrap();
+    assert_eq!(
+        (seen.text.as_deref(), seen.edited),
+        (Some("the real edit"), true)
+    );
+    let history = net.nodes[alice].history(&post.id()).unwrap().unwrap();
+    assert_eq!(history.versions.len(), 2);
+}
+
+#[test]
+fn a_delete_erases_edits_of_a_post_not_held() {
+    let mut net = Net::new(2);
+    let (alice, carol) = (0, 1);
+    let post = net.post(alice, "old post");
+    let edit = publish(
+        &mut net,
+        alice,
+        PublishRequest::Edit {
+            target: post.id(),
+            text: "old post, edited".into(),
+        },
+    );
+    let delete = publish(
+        &mut net,
+        alice,
+        PublishRequest::Delete {
+            targets: vec![post.id()],
+        },
+    );
+    // Carol follows Alice but is not connected: she hears the edit and then the delete
+    // (as gossip relayed by someone), and never held the post.
+    let topic = net.author(alice);
+    net.follow(carol, topic);
+    for e in [&edit, &delete] {
+        net.nodes[carol].handle_gossip(&alice, &topic, &e.encode(), T0);
+    }
+    assert!(net.has(carol, &edit.id()));
+    assert_eq!(net.payload(carol, &edit.id()), None);
+}
+
+#[test]
+fn an_edited_post_is_still_found_by_its_tags_and_not_by_old_words() {
+    let mut net = Net::new(1);
+    let post = publish(&mut net, 0, post_request("teh #rust news"));
+    publish(
+        &mut net,
+        0,
+        PublishRequest::Edit {
+            target: post.id(),
+            text: "the news".into(),
+        },
+    );
+    let found = |q: &str| net.nodes[0].search(q, None, 10, T0).unwrap().items.len();
+    assert_eq!(found("#rust"), 1);
+    assert_eq!(found("news"), 1);
+    assert_eq!(found("teh"), 0);
+}
