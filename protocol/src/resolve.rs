@@ -134,23 +134,27 @@ impl IdPrefix {
 
 /// Resolves typed text to one id: a full id as is (held or not: the caller decides whether
 /// that matters), else the one held id among `candidates` that the prefix matches.
-/// `candidates` are the held ids in the prefix's range; pass up to
-/// [`CANDIDATES_LISTED_MAX`] + 1 of them, which is enough to tell "one" from "many".
-pub fn resolve<T: TypedId + std::fmt::Display>(
+/// `candidates` reads the held ids in the prefix's range (a store read, hence its error
+/// type); up to [`CANDIDATES_LISTED_MAX`] + 1 of them tell "one" from "many".
+pub fn resolve<T, E>(
     text: &str,
-    candidates: impl FnOnce(&IdPrefix) -> Vec<T>,
-) -> Result<T, ResolveError> {
+    candidates: impl FnOnce(&IdPrefix) -> Result<Vec<T>, E>,
+) -> Result<T, E>
+where
+    T: TypedId + std::fmt::Display,
+    E: From<ResolveError>,
+{
     if let Ok(id) = T::parse(text) {
         return Ok(id);
     }
     let prefix = IdPrefix::parse::<T>(text)?;
-    let found = candidates(&prefix);
-    pick(text, &prefix, found)
+    let found = candidates(&prefix)?;
+    Ok(pick(text, &prefix, found)?)
 }
 
 /// The one id among `candidates` that `prefix` (typed as `text`) matches, or why there is not
 /// exactly one.
-pub fn pick<T: TypedId + std::fmt::Display>(
+fn pick<T: TypedId + std::fmt::Display>(
     text: &str,
     prefix: &IdPrefix,
     candidates: Vec<T>,
@@ -216,19 +220,24 @@ mod tests {
         assert!(low[4..].iter().all(|b| *b == 0) && high[4..].iter().all(|b| *b == 0xff));
     }
 
+    /// Resolves `text` among `ids` as a store would hand them over.
+    fn held<T: TypedId + std::fmt::Display>(text: &str, ids: Vec<T>) -> Result<T, ResolveError> {
+        resolve(text, |_| Ok::<_, ResolveError>(ids))
+    }
+
     #[test]
     fn resolving_reports_unknown_and_ambiguous_prefixes() {
         let a = id(0x10);
         let mut twin = a;
         twin.0[31] = 0;
         let short = &a.to_string()[8..16];
-        assert_eq!(resolve(short, |_| vec![a, id(0x90)]), Ok(a));
-        assert_eq!(resolve(&a.to_string(), |_| Vec::new()), Ok(a));
+        assert_eq!(held(short, vec![a, id(0x90)]), Ok(a));
+        assert_eq!(held(&a.to_string(), Vec::new()), Ok(a));
         assert!(matches!(
-            resolve::<EventId>(short, |_| vec![id(0x90)]),
+            held::<EventId>(short, vec![id(0x90)]),
             Err(ResolveError::NotFound { .. })
         ));
-        match resolve(short, |_| vec![a, twin]) {
+        match held(short, vec![a, twin]) {
             // In byte order, so the same ambiguity always reads the same.
             Err(ResolveError::Ambiguous { candidates, .. }) => {
                 assert_eq!(candidates, vec![twin.to_string(), a.to_string()])
@@ -237,14 +246,14 @@ mod tests {
         }
         for bad in ["qqq", "hbevent1qqq", "not-an-id", "bqqqqqqq"] {
             assert!(matches!(
-                resolve::<EventId>(bad, |_| vec![a]),
+                held::<EventId>(bad, vec![a]),
                 Err(ResolveError::NotAnId { .. })
             ));
         }
         // An author prefix is not an event prefix.
         let author = AuthorId([1; 32]);
         assert!(matches!(
-            resolve::<EventId>(&author.to_string()[..20], |_| Vec::new()),
+            held::<EventId>(&author.to_string()[..20], Vec::new()),
             Err(ResolveError::NotAnId { .. })
         ));
     }

@@ -7,7 +7,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use handbill_protocol::api::{AuthorView, FeedItem, PublishRequest, Published, Thread, Timeline};
-use handbill_protocol::payload::Payload;
 use handbill_protocol::store::{Store, TimelineCursor};
 use handbill_protocol::{AuthorId, EventId, Timestamp};
 use serde::Deserialize;
@@ -59,7 +58,7 @@ pub(super) async fn thread(
                 )));
             };
             let mut ancestors = Vec::new();
-            let mut cursor = FeedItem::of(&focus, engine.verdict(&focus, t)).reply_to;
+            let mut cursor = handbill_protocol::store::reply_parent(&focus);
             while let Some(parent) = cursor {
                 if ancestors.len() >= THREAD_EVENTS_MAX {
                     break;
@@ -165,14 +164,7 @@ pub(super) async fn author(
                 .iter()
                 .map(|e| engine.item(e, t))
                 .collect::<Result<_, _>>()?;
-            let profile = match store.latest_of_kind(&author, handbill_protocol::Kind::PROFILE)? {
-                Some(id) => store.event(&id)?.and_then(|e| match e.content() {
-                    Some(Payload::Profile(p)) => Some(p.clone()),
-                    _ => None,
-                }),
-                None => None,
-            };
-            let (name, bio) = match profile {
+            let (name, bio) = match engine.profile(&author)? {
                 Some(p) => (Some(p.name), Some(p.bio)),
                 None => (None, None),
             };

@@ -135,9 +135,6 @@ pub(super) async fn unsubscribe_list(
         .await
 }
 
-/// Most events of its own log a node scans to list its lists.
-const OWN_LOG_SCAN_MAX: usize = 100_000;
-
 pub(super) async fn feed_declaration(
     State(state): State<ApiState>,
     Path(feed): Path<String>,
@@ -166,33 +163,9 @@ pub(super) async fn feed_declaration(
 pub(super) async fn own_lists(State(state): State<ApiState>) -> ApiResult<Vec<OwnList>> {
     state
         .with_engine(move |engine| {
-            let store = engine.store();
             let me = engine.author();
-            let mut newest: std::collections::BTreeMap<String, OwnList> = Default::default();
-            let mut pages = handbill_protocol::store::LogPages::new(me);
-            let mut scanned = 0;
-            while scanned < OWN_LOG_SCAN_MAX {
-                let Some(page) = pages.next_page(store)? else {
-                    break;
-                };
-                scanned += page.len();
-                for e in &page {
-                    if let Some(Payload::List(l)) = e.content() {
-                        newest.insert(
-                            l.name.clone(),
-                            OwnList {
-                                id: handbill_protocol::ListId::derive(&me, &l.name),
-                                owner: me,
-                                name: l.name.clone(),
-                                description: l.description.clone(),
-                                purpose: l.purpose,
-                                members: l.members.clone(),
-                            },
-                        );
-                    }
-                }
-            }
-            Ok(newest.into_values().collect())
+            let lists = engine.published_lists(&me)?;
+            Ok(lists.into_iter().map(|l| OwnList::of(me, l)).collect())
         })
         .await
         .map(Json)

@@ -691,25 +691,6 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn references(
-        &self,
-        target: &EventId,
-        relation: Relation,
-        limit: usize,
-    ) -> Result<Vec<EventId>, StoreError> {
-        self.references
-            .scan_prefix(indexes::reference_prefix(target, relation))
-            .keys()
-            .take(limit)
-            .map(|k| {
-                let k = k.map_err(backend)?;
-                indexes::cursor_at_end(&k)
-                    .map(|at| at.id)
-                    .ok_or_else(|| StoreError::Corrupt("a reference key is too short".into()))
-            })
-            .collect()
-    }
-
     fn references_by(
         &self,
         target: &EventId,

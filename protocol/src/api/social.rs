@@ -140,6 +140,20 @@ pub struct ListView {
     pub members: Vec<ListMember>,
 }
 
+impl super::OwnList {
+    /// One of `owner`'s lists as last published.
+    pub fn of(owner: AuthorId, list: crate::payload::List) -> super::OwnList {
+        super::OwnList {
+            id: ListId::derive(&owner, &list.name),
+            owner,
+            name: list.name,
+            description: list.description,
+            purpose: list.purpose,
+            members: list.members,
+        }
+    }
+}
+
 /// A list member with the name the node knows for them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListMember {

@@ -168,6 +168,11 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         evaluate(event, &self.settings.moderation, &self.labels, now)
     }
 
+    /// Whether `author`'s posts belong in the timeline: this node's own and followed authors'.
+    pub fn is_timeline_author(&self, author: &AuthorId) -> bool {
+        *author == self.me || self.settings.follows.contains(author)
+    }
+
     /// The timeline (followed authors and own), newest first, each with its verdict.
     pub fn timeline(
         &self,
@@ -175,12 +180,9 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         limit: usize,
         now: Timestamp,
     ) -> Result<Vec<(VerifiedEvent, Verdict)>, StoreError> {
-        let me = self.me;
-        let follows = &self.settings.follows;
-        let wanted = |a: &AuthorId| *a == me || follows.contains(a);
         Ok(self
             .store
-            .timeline(&wanted, before, limit)?
+            .timeline(&|a| self.is_timeline_author(a), before, limit)?
             .into_iter()
             .map(|e| {
                 let v = self.verdict(&e, now);

@@ -2,23 +2,20 @@
 //! node holds (see [`crate::resolve`]), and `@name`s through the profiles it holds.
 
 use super::{CommandError, Engine};
-use crate::id::{AuthorId, EventId, TypedId};
-use crate::payload::{Kind, Payload};
-use crate::resolve::{CANDIDATES_LISTED_MAX, IdPrefix, ResolveError, pick};
+use crate::id::{AuthorId, EventId};
+use crate::payload::{Kind, Payload, Profile};
+use crate::resolve::{CANDIDATES_LISTED_MAX, ResolveError, resolve};
 use crate::store::{Store, StoreError};
 
 impl<S: Store, P: Ord + Clone> Engine<S, P> {
     /// The event `text` names: a full id (held or not), or a unique prefix of a held one.
     pub fn resolve_event(&self, text: &str) -> Result<EventId, CommandError> {
-        if let Ok(id) = EventId::parse(text) {
-            return Ok(id);
-        }
-        let prefix = IdPrefix::parse::<EventId>(text)?;
-        let (low, high) = prefix.range();
-        let held =
-            self.store
-                .event_ids_in(&EventId(low), &EventId(high), CANDIDATES_LISTED_MAX + 1)?;
-        Ok(pick(text, &prefix, held)?)
+        resolve(text, |prefix| {
+            let (low, high) = prefix.range();
+            Ok(self
+                .store
+                .event_ids_in(&EventId(low), &EventId(high), CANDIDATES_LISTED_MAX + 1)?)
+        })
     }
 
     /// The author `text` names: a full id, a unique prefix of a known author's id (one with
@@ -26,33 +23,26 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
     pub fn resolve_author(&self, text: &str) -> Result<AuthorId, CommandError> {
         let text = text.trim();
         if let Some(name) = text.strip_prefix('@') {
-            return match AuthorId::parse(name) {
-                Ok(id) => Ok(id),
-                Err(_) => self
-                    .resolve_author_id(name)
-                    .or_else(|_| self.author_named(name)),
+            return self
+                .resolve_author_id(name)
+                .or_else(|_| self.author_named(name));
+        }
+        let by_id = self.resolve_author_id(text);
+        if let Err(CommandError::Resolve(
+            ResolveError::NotAnId { .. } | ResolveError::NotFound { .. },
+        )) = &by_id
+        {
+            return match self.author_named(text) {
+                // The id error says more to someone who typed an id.
+                Err(CommandError::Resolve(ResolveError::NoSuchName { .. })) => by_id,
+                by_name => by_name,
             };
         }
-        match self.resolve_author_id(text) {
-            Err(CommandError::Resolve(
-                ResolveError::NotAnId { .. } | ResolveError::NotFound { .. },
-            )) => self.author_named(text).map_err(|e| match e {
-                CommandError::Resolve(ResolveError::NoSuchName { .. }) => {
-                    // The id error says more to someone who typed an id.
-                    self.resolve_author_id(text).err().unwrap_or(e)
-                }
-                other => other,
-            }),
-            other => other,
-        }
+        by_id
     }
 
     fn resolve_author_id(&self, text: &str) -> Result<AuthorId, CommandError> {
-        if let Ok(id) = AuthorId::parse(text) {
-            return Ok(id);
-        }
-        let prefix = IdPrefix::parse::<AuthorId>(text)?;
-        Ok(pick(text, &prefix, self.known_authors()?)?)
+        resolve(text, |_| Ok(self.known_authors()?))
     }
 
     /// Every author the node knows: with events held, followed, or a subscribed feed.
@@ -99,14 +89,22 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         }
     }
 
-    /// The display name of `author`'s newest profile held, if any (empty names count as none).
-    pub fn display_name(&self, author: &AuthorId) -> Result<Option<String>, StoreError> {
+    /// `author`'s newest profile held, if any.
+    pub fn profile(&self, author: &AuthorId) -> Result<Option<Profile>, StoreError> {
         let Some(id) = self.store.latest_of_kind(author, Kind::PROFILE)? else {
             return Ok(None);
         };
         Ok(self.store.event(&id)?.and_then(|e| match e.content() {
-            Some(Payload::Profile(p)) if !p.name.trim().is_empty() => Some(p.name.clone()),
+            Some(Payload::Profile(p)) => Some(p.clone()),
             _ => None,
         }))
+    }
+
+    /// The display name of `author`'s newest profile held, if any (empty names count as none).
+    pub fn display_name(&self, author: &AuthorId) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .profile(author)?
+            .map(|p| p.name)
+            .filter(|name| !name.trim().is_empty()))
     }
 }

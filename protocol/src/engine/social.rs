@@ -74,13 +74,24 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         id: &EventId,
         now: Timestamp,
     ) -> Result<Option<Notification>, StoreError> {
+        self.notification_read_at(position, id, self.notifications_read()?, now)
+    }
+
+    /// [`Engine::notification`] with the read mark already at hand.
+    fn notification_read_at(
+        &self,
+        position: u64,
+        id: &EventId,
+        read: u64,
+        now: Timestamp,
+    ) -> Result<Option<Notification>, StoreError> {
         let Some((event, reason)) = self.shown_reason(id, now)? else {
             return Ok(None);
         };
         Ok(Some(Notification {
             position,
             reason,
-            unread: position > self.notifications_read()?,
+            unread: position > read,
             item: self.item(&event, now)?,
         }))
     }
@@ -109,7 +120,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                     exhausted = true;
                     break 'pages;
                 }
-                if let Some(n) = self.notification(position, &id, now)? {
+                if let Some(n) = self.notification_read_at(position, &id, read, now)? {
                     items.push(n);
                     if items.len() == limit {
                         break 'pages;

@@ -38,8 +38,8 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
     fn plain_item(&self, event: &VerifiedEvent, now: Timestamp) -> Result<FeedItem, StoreError> {
         let mut item = FeedItem::of(event, self.verdict(event, now));
         item.author_name = self.display_name(&event.author())?;
-        item.in_timeline = crate::store::in_timeline(event)
-            && (event.author() == self.me || self.settings.follows.contains(&event.author()));
+        item.in_timeline =
+            crate::store::in_timeline(event) && self.is_timeline_author(&event.author());
         if let Some(Payload::Post(_)) = event.content() {
             if let Some(edit) = self.newest_edit(event)? {
                 item.text = Some(edit.text);
@@ -142,7 +142,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
 
     /// The lists `owner` has published, each as last published, in name order. Scans up to
     /// [`LIST_LOG_SCAN_MAX`] events of the owner's log.
-    pub fn lists_of(&self, owner: &AuthorId) -> Result<Vec<ListView>, StoreError> {
+    pub fn published_lists(&self, owner: &AuthorId) -> Result<Vec<List>, StoreError> {
         let mut newest: std::collections::BTreeMap<String, List> = Default::default();
         let mut pages = LogPages::new(*owner);
         let mut scanned = 0;
@@ -157,8 +157,13 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                 }
             }
         }
-        newest
-            .into_values()
+        Ok(newest.into_values().collect())
+    }
+
+    /// [`Engine::published_lists`] for people: members with the names the node knows.
+    pub fn lists_of(&self, owner: &AuthorId) -> Result<Vec<ListView>, StoreError> {
+        self.published_lists(owner)?
+            .into_iter()
             .map(|l| {
                 let members = l
                     .members

@@ -344,19 +344,6 @@ impl Store for MemoryStore {
         Ok(ids)
     }
 
-    fn references(
-        &self,
-        target: &EventId,
-        relation: Relation,
-        limit: usize,
-    ) -> Result<Vec<EventId>, StoreError> {
-        Ok(self
-            .references_range(target, relation)
-            .take(limit)
-            .map(|(_, _, _, key)| key.id)
-            .collect())
-    }
-
     fn references_by(
         &self,
         target: &EventId,

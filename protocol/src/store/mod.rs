@@ -231,16 +231,6 @@ pub trait Store {
         kind: crate::payload::Kind,
     ) -> Result<Option<EventId>, StoreError>;
 
-    /// Ids of held events that refer to `target` by `relation`, by author then oldest first,
-    /// at most `limit`. Only events whose payload is held count (an erased reply refers to
-    /// nothing).
-    fn references(
-        &self,
-        target: &EventId,
-        relation: Relation,
-        limit: usize,
-    ) -> Result<Vec<EventId>, StoreError>;
-
     /// Ids of held events by `author` that refer to `target` by `relation`, newest first, at
     /// most `limit` (an author's own edits of a post, which no one else's can crowd out).
     fn references_by(

@@ -65,10 +65,21 @@ fn references_follow_payloads<S: Store>(store: &mut S) {
         }),
     )
     .expect("valid");
+    let edit2 = sign_next(
+        &key(21),
+        Some(&edit.head()),
+        Timestamp(2003),
+        &Payload::Edit(Edit {
+            target,
+            text: "best".into(),
+            topics: Vec::new(),
+        }),
+    )
+    .expect("valid");
     // A header alone refers to nothing; its payload, once filled, does.
     store.insert(&reply.without_payload()).expect("insert");
     assert_eq!(store.reference_count(&target.id, Relation::Reply), Ok(0));
-    for e in [&posts[0], &reply, &reaction, &edit] {
+    for e in [&posts[0], &reply, &reaction, &edit, &edit2] {
         store.insert(e).expect("insert");
     }
     let count = |s: &S, r| s.reference_count(&target.id, r).expect("count");
@@ -77,8 +88,18 @@ fn references_follow_payloads<S: Store>(store: &mut S) {
     assert_eq!(count(store, Relation::Reaction), 1);
     assert_eq!(count(store, Relation::Repost), 0);
     assert_eq!(
-        store.references(&target.id, Relation::Edit, 10),
-        Ok(vec![edit.id()])
+        store.references_by(&target.id, Relation::Edit, &target.author, 10),
+        Ok(vec![edit2.id(), edit.id()]),
+        "newest first"
+    );
+    // By author: Bob's events refer to the post too, but not as Alice's.
+    assert_eq!(
+        store.references_by(&target.id, Relation::Reply, &target.author, 10),
+        Ok(Vec::new())
+    );
+    assert_eq!(
+        store.references_by(&target.id, Relation::Reply, &bob.author(), 10),
+        Ok(vec![reply.id()])
     );
     store.erase_payload(&reply.id()).expect("erase");
     assert_eq!(count(store, Relation::Reply), 0);
