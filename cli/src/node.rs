@@ -6,7 +6,8 @@ use crate::output::{emit, emit_lines};
 use anyhow::{Context, Result, bail};
 use clap::CommandFactory;
 use handbill_protocol::TypedId;
-use handbill_protocol::api::{ConnectRequest, Status};
+use handbill_protocol::api::{ConnectRequest, ConnectionKind, Status};
+use handbill_protocol::reachability::Reachability;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -114,27 +115,54 @@ fn all_pages() -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Prints the ids and the addresses to share, best first: the first `address` line is the one
+/// to give others (`awk '/^address/ {print $2; exit}'`).
 pub fn id(api: &Client, json: bool) -> Result<()> {
     let s: Status = api.get("/v1/status")?;
     let value = serde_json::json!({
-        "author": s.author, "peer_id": s.peer_id, "listen_addrs": s.listen_addrs,
+        "author": s.author, "peer_id": s.peer_id, "addresses": s.addresses,
+        "reachability": s.reachability.state, "listen_addrs": s.listen_addrs,
     });
     emit(json, &value, || {
         let mut t = format!("author   {}\npeer id  {}\n", s.author, s.peer_id);
-        for a in &s.listen_addrs {
-            t.push_str(&format!("address  {a}\n"));
+        for a in &s.addresses {
+            t.push_str(&format!("address  {}  {}\n", a.addr, a.kind));
         }
+        t.push_str(&reachability_hint(&s));
         t
     })
+}
+
+/// What a person should know about who can reach this node.
+fn reachability_hint(s: &Status) -> String {
+    let r = &s.reachability;
+    match r.state {
+        Reachability::Public => "reachable from outside: share the public address\n".into(),
+        Reachability::BehindNat if r.relays.is_empty() => {
+            "behind NAT: others cannot connect here yet (no relay holds a slot; connect to a \
+             publicly reachable node, which relays for you)\n"
+                .into()
+        }
+        Reachability::BehindNat => format!(
+            "behind NAT: others reach you through {} relay{} (relayed addresses), and a direct \
+             connection is tried once they do\n",
+            r.relays.len(),
+            if r.relays.len() == 1 { "" } else { "s" }
+        ),
+        Reachability::Unknown => {
+            "reachability unknown: no peer this node dialled has tested its addresses yet\n".into()
+        }
+    }
 }
 
 pub fn status(api: &Client, json: bool) -> Result<()> {
     let s: Status = api.get("/v1/status")?;
     emit(json, &s, || {
         let mut t = format!(
-            "daemon     running (v{})\nauthor     {}\npeers      {}\nstored     {} events by {} authors\nfollowing  {}\nhosting    {} logs (yours, people you follow, your feeds and list owners):\n",
+            "daemon     running (v{})\nauthor     {}\nreachable  {}\npeers      {}\nstored     {} events by {} authors\nfollowing  {}\nhosting    {} logs (yours, people you follow, your feeds and list owners):\n",
             s.version,
             s.author,
+            reachable_line(&s),
             s.peers.len(),
             s.counts.events,
             s.counts.authors,
@@ -168,6 +196,22 @@ pub fn status(api: &Client, json: bool) -> Result<()> {
     })
 }
 
+/// The `reachable` line of `status`.
+fn reachable_line(s: &Status) -> String {
+    let r = &s.reachability;
+    let mut line = r.state.to_string();
+    if !r.confirmed.is_empty() {
+        line.push_str(&format!(" (confirmed {})", r.confirmed.join(", ")));
+    }
+    if !r.relays.is_empty() {
+        line.push_str(&format!(", relayed through {}", r.relays.len()));
+    }
+    if r.relay_service {
+        line.push_str(", relaying for others");
+    }
+    line
+}
+
 pub fn connect(api: &Client, json: bool, addr: String) -> Result<()> {
     let _: serde_json::Value = api.post("/v1/connect", &ConnectRequest { addr: addr.clone() })?;
     emit(json, &serde_json::json!({"connecting": addr}), || {
@@ -183,9 +227,15 @@ pub fn peers(api: &Client, json: bool) -> Result<()> {
         }
         s.peer_scores
             .iter()
-            .map(|p| match p.gossip_score {
-                Some(score) => format!("{}  score {score:.2}\n", p.peer_id),
-                None => format!("{}\n", p.peer_id),
+            .map(|p| {
+                let kind = match p.connection {
+                    ConnectionKind::Direct => "direct ",
+                    ConnectionKind::Relayed => "relayed",
+                };
+                match p.gossip_score {
+                    Some(score) => format!("{}  {kind}  score {score:.2}\n", p.peer_id),
+                    None => format!("{}  {kind}\n", p.peer_id),
+                }
             })
             .collect()
     })

@@ -39,7 +39,85 @@ api_port = 0
 stranger_events_per_author_per_hour = 60
 # Most events from all strangers together per hosted author per hour.
 stranger_events_per_topic_per_hour = 2000
+
+# Relay service (circuit relay v2): while AutoNAT confirms that this node is reachable from the
+# internet, it lets nodes behind NAT reserve a slot here and be reached through it, until they
+# punch a direct connection. It never relays while it is itself unreachable. Each circuit is
+# cut at the byte or time limit below, so a relay carries introductions and light gossip, not
+# bulk transfers; nodes prefer a direct connection as soon as they have one.
+[relay]
+# Offer the relay service (when reachable). false: never relay for others.
+service = true
+# Reservations held at once, in total and per peer.
+reservations = 128
+reservations_per_peer = 2
+# How long a reservation lasts before the node behind NAT must renew it, in seconds.
+reservation_secs = 3600
+# Circuits relayed at once, in total and per peer (as source of the circuit).
+circuits = 16
+circuits_per_peer = 4
+# Each circuit ends after this long (seconds) or this many bytes (both directions together).
+circuit_secs = 120
+circuit_bytes = 1048576
 "#;
+
+/// The relay service's switch and limits (`[relay]` in the config file).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelayConfig {
+    /// Offer circuit relay v2 while reachable.
+    pub service: bool,
+    /// Reservations held at once.
+    pub reservations: usize,
+    /// Reservations held at once for one peer.
+    pub reservations_per_peer: usize,
+    /// Reservation lifetime in seconds.
+    pub reservation_secs: u64,
+    /// Circuits relayed at once.
+    pub circuits: usize,
+    /// Circuits relayed at once from one source peer.
+    pub circuits_per_peer: usize,
+    /// Longest circuit in seconds.
+    pub circuit_secs: u64,
+    /// Most bytes a circuit carries.
+    pub circuit_bytes: u64,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            service: true,
+            reservations: 128,
+            reservations_per_peer: 2,
+            reservation_secs: 3600,
+            circuits: 16,
+            circuits_per_peer: 4,
+            circuit_secs: 120,
+            circuit_bytes: 1 << 20,
+        }
+    }
+}
+
+impl RelayConfig {
+    /// The libp2p relay configuration these limits give, or `None` when the service is off.
+    pub fn server(&self) -> Option<libp2p::relay::Config> {
+        if !self.service {
+            return None;
+        }
+        Some(libp2p::relay::Config {
+            max_reservations: self.reservations,
+            // libp2p-relay 0.22 refuses a peer's reservation or circuit only when it already
+            // holds *more* than the per-peer maximum, so it would allow one over the limit.
+            max_reservations_per_peer: self.reservations_per_peer.saturating_sub(1),
+            reservation_duration: std::time::Duration::from_secs(self.reservation_secs),
+            max_circuits: self.circuits,
+            max_circuits_per_peer: self.circuits_per_peer.saturating_sub(1),
+            max_circuit_duration: std::time::Duration::from_secs(self.circuit_secs),
+            max_circuit_bytes: self.circuit_bytes,
+            ..libp2p::relay::Config::default()
+        })
+    }
+}
 
 /// The config file's contents.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -61,6 +139,8 @@ pub struct FileConfig {
     pub stranger_events_per_author_per_hour: u32,
     /// Events kept from all strangers per hosted author per hour.
     pub stranger_events_per_topic_per_hour: u32,
+    /// The relay service.
+    pub relay: RelayConfig,
 }
 
 impl Default for FileConfig {
@@ -74,6 +154,7 @@ impl Default for FileConfig {
             api_port: 0,
             stranger_events_per_author_per_hour: StrangerLimits::default().per_author,
             stranger_events_per_topic_per_hour: StrangerLimits::default().per_topic,
+            relay: RelayConfig::default(),
         }
     }
 }

@@ -1,17 +1,22 @@
 //! The daemon's event loop: carries libp2p events, API commands and time into the engine, and
 //! the engine's outputs out to the swarm. Every decision is the engine's; this only moves bytes.
 
+use crate::nat::{Nat, is_relayed};
 use crate::network::{Behaviour, BehaviourEvent, provider_key, topic, topic_author};
 use crate::store::SledStore;
 use anyhow::{Context, Result};
 use futures::{FutureExt, StreamExt};
-use handbill_protocol::api::StreamEvent;
+use handbill_protocol::api::{AddressView, ConnectionKind, ReachabilityView, StreamEvent};
 use handbill_protocol::engine::{Acceptance, Engine, GossipMessage, Output};
+use handbill_protocol::reachability::RelayAction;
 use handbill_protocol::wire::{Request, Response};
 use handbill_protocol::{AuthorId, Timestamp};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, kad, mdns, request_response};
+use libp2p::{
+    Multiaddr, PeerId, Swarm, autonat, dcutr, gossipsub, identify, kad, mdns, relay,
+    request_response,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -45,6 +50,12 @@ pub struct NetInfo {
     pub listen_addrs: Vec<String>,
     /// Connected peers.
     pub peers: BTreeSet<String>,
+    /// Reachability as AutoNAT found it, and the relays holding reservations.
+    pub reachability: ReachabilityView,
+    /// This node's addresses, best to share first.
+    pub addresses: Vec<AddressView>,
+    /// How each connected peer is reached, and the connection's address.
+    pub links: BTreeMap<String, (ConnectionKind, Option<String>)>,
 }
 
 /// A job for the engine's owner: it runs with the engine and replies on its own channel.
@@ -141,6 +152,10 @@ struct Pending {
     wanted: std::collections::HashSet<libp2p::swarm::ConnectionId>,
     /// Gossip received since the engine last judged any (see `GossipBatch`).
     gossip: GossipBatch,
+    /// Reachability, relay reservations and the kind of each peer's connections.
+    nat: Nat,
+    /// Whether what the API shows of the network changed since it was last published.
+    net_changed: bool,
 }
 
 /// Where peers can be dialled: addresses this node dialled them at, and the listen addresses
@@ -197,6 +212,19 @@ fn ping_timed_out(failure: &libp2p::ping::Failure) -> bool {
     }
 }
 
+/// The relay a `/p2p-circuit` address goes through: the peer named just before `p2p-circuit`.
+fn relay_of(addr: &Multiaddr) -> Option<PeerId> {
+    let mut last = None;
+    for part in addr.iter() {
+        match part {
+            Protocol::P2p(peer) => last = Some(peer),
+            Protocol::P2pCircuit => return last,
+            _ => {}
+        }
+    }
+    None
+}
+
 /// The IP in an address, if any.
 fn ip_of(addr: &Multiaddr) -> Option<std::net::IpAddr> {
     addr.iter().find_map(|p| match p {
@@ -215,9 +243,18 @@ pub async fn run(
     shared: Arc<Shared>,
     mut inbox: Inbox,
     known_peers: Vec<Multiaddr>,
+    relay_service: bool,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
-    let mut pending = Pending::default();
+    let mut pending = Pending {
+        nat: Nat::new(relay_service),
+        ..Pending::default()
+    };
+    // The relay service follows this node's verdict, not libp2p's default (any confirmed
+    // external address, relayed ones included).
+    if let Some(relay) = swarm.behaviour_mut().relay.as_mut() {
+        relay.set_status(Some(relay::Status::Disable));
+    }
     {
         let mut net = shared.net();
         net.peer_id = swarm.local_peer_id().to_string();
@@ -240,7 +277,14 @@ pub async fn run(
     }
     loop {
         drain(&mut swarm, &mut engine, &shared, &mut pending);
-        let due = engine.poll_timeout();
+        plan_relays(&mut swarm, &mut pending);
+        if std::mem::take(&mut pending.net_changed) {
+            publish_net(&swarm, &shared, &pending);
+        }
+        let due = match (engine.poll_timeout(), pending.nat.next_retry()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let sleep = due.map_or(Duration::from_secs(60), |t| {
             Duration::from_millis(t.0.saturating_sub(now().0))
         });
@@ -282,6 +326,66 @@ pub async fn run(
     }
     let mut store = engine.store().clone();
     handbill_protocol::store::Store::flush(&mut store).context("flushing the store at shutdown")
+}
+
+/// Asks relays for reservations or releases them, as the reachability verdict wants.
+fn plan_relays(swarm: &mut Swarm<Behaviour>, pending: &mut Pending) {
+    if let Some(offer) = pending.nat.relay_service_change() {
+        if let Some(relay) = swarm.behaviour_mut().relay.as_mut() {
+            let status = if offer {
+                relay::Status::Enable
+            } else {
+                relay::Status::Disable
+            };
+            relay.set_status(Some(status));
+        }
+        tracing::info!(offered = offer, "relay service");
+        pending.nat.relay_service_changed(offer);
+        pending.net_changed = true;
+    }
+    for action in pending.nat.decide(now()) {
+        pending.net_changed = true;
+        match action {
+            RelayAction::Reserve(relay) => {
+                // Where this node reached the relay: the reservation goes over that connection.
+                let addr = pending
+                    .addresses
+                    .of(&relay)
+                    .into_iter()
+                    .find(|a| !is_relayed(a))
+                    .map(|a| a.with(Protocol::P2pCircuit));
+                let listener = addr.and_then(|addr| match swarm.listen_on(addr.clone()) {
+                    Ok(listener) => {
+                        tracing::info!("behind NAT: asking {addr} for a relay reservation");
+                        Some(listener)
+                    }
+                    Err(e) => {
+                        tracing::warn!("cannot listen through {addr}: {e}");
+                        None
+                    }
+                });
+                pending.nat.reserving(relay, listener, now());
+            }
+            RelayAction::Release(relay) => {
+                if let Some(listener) = pending.nat.release(&relay) {
+                    tracing::info!(%relay, "reachable: giving up the relay reservation");
+                    swarm.remove_listener(listener);
+                }
+            }
+        }
+    }
+}
+
+/// Copies what the API shows of the network into the shared state.
+fn publish_net(swarm: &Swarm<Behaviour>, shared: &Shared, pending: &Pending) {
+    let links = swarm
+        .connected_peers()
+        .map(|p| (p.to_string(), pending.nat.link_of(p)))
+        .collect();
+    let mut net = shared.net();
+    net.reachability = pending.nat.view();
+    net.addresses = pending.nat.addresses(&net.listen_addrs);
+    net.links = links;
 }
 
 /// Dials an address, teaching Kademlia about it when it names a peer; returns the connection's
@@ -521,9 +625,59 @@ fn on_swarm_event(
 ) {
     match event {
         SwarmEvent::NewListenAddr { address, .. } => {
-            let full = address.with(Protocol::P2p(*swarm.local_peer_id()));
+            let full = match address.iter().last() {
+                Some(Protocol::P2p(_)) => address,
+                _ => address.with(Protocol::P2p(*swarm.local_peer_id())),
+            };
             tracing::info!("listening on {full}");
-            shared.net().listen_addrs.push(full.to_string());
+            let full = full.to_string();
+            let mut net = shared.net();
+            if !net.listen_addrs.contains(&full) {
+                net.listen_addrs.push(full);
+            }
+            pending.net_changed = true;
+        }
+        SwarmEvent::ExpiredListenAddr { address, .. } => {
+            let local = *swarm.local_peer_id();
+            let full = match address.iter().last() {
+                Some(Protocol::P2p(_)) => address,
+                _ => address.with(Protocol::P2p(local)),
+            };
+            shared.net().listen_addrs.retain(|a| *a != full.to_string());
+            pending.net_changed = true;
+        }
+        SwarmEvent::ListenerClosed {
+            listener_id,
+            reason,
+            ..
+        } => {
+            if let Err(e) = reason {
+                tracing::info!("a listener closed: {e}");
+            }
+            pending.nat.listener_closed(listener_id, now());
+            pending.net_changed = true;
+        }
+        SwarmEvent::ExternalAddrConfirmed { address } => {
+            tracing::info!("reachable at {address}");
+            pending
+                .nat
+                .external_confirmed(&address, *swarm.local_peer_id(), now());
+            // Announcements made before carry no way to reach this node.
+            engine.handle_addresses_changed();
+            pending.net_changed = true;
+        }
+        SwarmEvent::NewExternalAddrCandidate { address } => {
+            if pending.nat.candidate(&address, now()) {
+                tracing::info!("reachability: {}", pending.nat.verdict());
+            }
+            pending.net_changed = true;
+        }
+        SwarmEvent::ExternalAddrExpired { address } => {
+            tracing::info!("no longer reachable at {address}");
+            pending
+                .nat
+                .external_expired(&address, *swarm.local_peer_id(), now());
+            pending.net_changed = true;
         }
         SwarmEvent::ConnectionEstablished {
             peer_id,
@@ -536,6 +690,12 @@ fn on_swarm_event(
                 && let Some(ip) = ip_of(endpoint.get_remote_address())
             {
                 pending.connected_ips.insert(connection_id, ip);
+            }
+            // A relayed dial's address is the way back to a peer behind NAT.
+            if endpoint.is_dialer() && endpoint.is_relayed() {
+                pending
+                    .addresses
+                    .add(peer_id, endpoint.get_remote_address().clone());
             }
             // Remember addresses we dialled (the peer listens there), to reconnect after a restart.
             if endpoint.is_dialer() && !endpoint.is_relayed() {
@@ -557,16 +717,33 @@ fn on_swarm_event(
                 shared.net().peers.insert(peer_id.to_string());
                 engine.handle_connected(peer_id, now());
             }
+            let change = pending.nat.connected(
+                peer_id,
+                connection_id,
+                endpoint.get_remote_address().clone(),
+                endpoint.is_relayed(),
+            );
+            engine.handle_link_limited(&peer_id, change.limited, now());
+            for relayed in change.close {
+                tracing::info!(%peer_id, "direct connection established; closing the relayed one");
+                swarm.close_connection(relayed);
+            }
+            pending.net_changed = true;
             if pending.wanted.remove(&connection_id) {
                 engine.add_known_peer(peer_id, now());
             }
         }
         SwarmEvent::ConnectionClosed {
+            peer_id,
             connection_id,
             num_established,
             ..
         } if num_established > 0 => {
             pending.connected_ips.remove(&connection_id);
+            if let Some(limited) = pending.nat.disconnected(&peer_id, connection_id) {
+                engine.handle_link_limited(&peer_id, limited, now());
+            }
+            pending.net_changed = true;
         }
         SwarmEvent::ConnectionClosed {
             peer_id,
@@ -574,6 +751,8 @@ fn on_swarm_event(
             ..
         } => {
             pending.connected_ips.remove(&connection_id);
+            pending.nat.disconnected(&peer_id, connection_id);
+            pending.net_changed = true;
             tracing::info!(%peer_id, "disconnected");
             shared.net().peers.remove(&peer_id.to_string());
             engine.handle_disconnected(&peer_id, now());
@@ -677,13 +856,19 @@ fn on_behaviour_event(
             info,
             connection_id,
         }) => {
-            // Where the peer listens, on the IP it came from: what a redial can use.
+            // Where the peer listens, on the IP it came from: what a redial can use. A relayed
+            // address counts when its relay is connected here: it points the redial at a peer
+            // this node already talks to, never at a third party.
             let observed = pending.connected_ips.get(&connection_id).copied();
             for addr in &info.listen_addrs {
-                if observed.is_some() && ip_of(addr) == observed {
+                let via_known_relay = is_relayed(addr)
+                    && relay_of(addr).is_some_and(|relay| swarm.is_connected(&relay));
+                if (observed.is_some() && ip_of(addr) == observed) || via_known_relay {
                     pending.addresses.add(peer_id, addr.clone());
                 }
             }
+            let offers_relay = info.protocols.contains(&relay::HOP_PROTOCOL_NAME);
+            pending.nat.identified(peer_id, offers_relay);
             if let Some(kad) = swarm.behaviour_mut().kad.as_mut() {
                 for addr in info.listen_addrs {
                     kad.add_address(&peer_id, addr);
@@ -700,6 +885,42 @@ fn on_behaviour_event(
             tracing::info!(%peer, "ping timed out; closing the connection: {failure}");
             swarm.close_connection(connection);
         }
+        BehaviourEvent::AutonatClient(autonat::v2::client::Event {
+            tested_addr,
+            server,
+            result,
+            ..
+        }) => {
+            let changed = match result {
+                Ok(()) => pending.nat.confirmed(&tested_addr, now()),
+                Err(e) => {
+                    tracing::info!(%server, "{tested_addr} is not reachable from outside: {e}");
+                    pending.nat.failed(&tested_addr, now())
+                }
+            };
+            if changed {
+                tracing::info!("reachability: {}", pending.nat.verdict());
+            }
+            pending.net_changed = true;
+        }
+        BehaviourEvent::RelayClient(relay::client::Event::ReservationReqAccepted {
+            relay_peer_id,
+            renewal,
+            ..
+        }) => {
+            if !renewal {
+                tracing::info!(relay = %relay_peer_id, "relay reservation accepted");
+            }
+            pending.nat.reservation_accepted(relay_peer_id);
+            pending.net_changed = true;
+        }
+        BehaviourEvent::Dcutr(dcutr::Event {
+            remote_peer_id,
+            result,
+        }) => match result {
+            Ok(_) => tracing::info!(peer = %remote_peer_id, "hole punched: direct connection"),
+            Err(e) => tracing::info!(peer = %remote_peer_id, "hole punching failed: {e}"),
+        },
         BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
             for (peer, addr) in found {
                 if let Some(kad) = swarm.behaviour_mut().kad.as_mut() {

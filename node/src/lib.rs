@@ -8,5 +8,6 @@ pub mod api;
 pub mod config;
 pub mod daemon;
 pub mod home;
+pub mod nat;
 pub mod network;
 pub mod store;

@@ -176,6 +176,7 @@ async fn run(args: Args) -> Result<()> {
             network::Behaviour::new(
                 key,
                 relay,
+                file.relay.server(),
                 mdns,
                 discover,
                 Duration::from_secs(args.gossip_duplicate_cache_secs),
@@ -247,6 +248,7 @@ async fn run(args: Args) -> Result<()> {
             network_shared,
             inbox,
             known_peers,
+            file.relay.service,
             stopped,
         ))
     });

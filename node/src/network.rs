@@ -115,6 +115,8 @@ pub struct Behaviour {
     pub autonat_server: autonat::v2::server::Behaviour,
     /// Reaches and is reached through relays when behind NAT.
     pub relay_client: relay::client::Behaviour,
+    /// Relays for nodes behind NAT, while this node is confirmed reachable (off by config).
+    pub relay: Toggle<relay::Behaviour>,
     /// Upgrades relayed connections to direct ones.
     pub dcutr: dcutr::Behaviour,
     /// Bounds connections.
@@ -130,6 +132,7 @@ impl Behaviour {
     pub fn new(
         key: &identity::Keypair,
         relay_client: relay::client::Behaviour,
+        relay_server: Option<relay::Config>,
         enable_mdns: bool,
         enable_dht: bool,
         duplicate_cache: Duration,
@@ -210,6 +213,9 @@ impl Behaviour {
             autonat_client: autonat::v2::client::Behaviour::default(),
             autonat_server: autonat::v2::server::Behaviour::default(),
             relay_client,
+            // libp2p's relay advertises and serves the hop protocol only while the swarm has a
+            // confirmed external address, which is what "offered while reachable" asks.
+            relay: Toggle::from(relay_server.map(|config| relay::Behaviour::new(peer_id, config))),
             dcutr: dcutr::Behaviour::new(peer_id),
             limits: connection_limits::Behaviour::new(
                 connection_limits::ConnectionLimits::default()

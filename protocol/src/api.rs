@@ -6,6 +6,7 @@
 use crate::id::{AuthorId, EventId, ListId, TypedId};
 use crate::moderation::Verdict;
 use crate::payload::{Action, LabelDefinition, ListPurpose, Payload};
+use crate::reachability::{AddressKind, Reachability};
 use crate::store::StoreCounts;
 use crate::time::Timestamp;
 use crate::validate::VerifiedEvent;
@@ -60,6 +61,60 @@ pub struct Status {
     pub sync: Vec<SyncState>,
     /// The daemon's version.
     pub version: String,
+    /// Whether other nodes can reach this one, as AutoNAT found.
+    #[serde(default)]
+    pub reachability: ReachabilityView,
+    /// Addresses others can use to reach this node, best first (confirmed public, relayed,
+    /// unconfirmed, LAN, loopback), each with `/p2p/PEER_ID`.
+    #[serde(default)]
+    pub addresses: Vec<AddressView>,
+}
+
+/// This node's reachability: the verdict and what it rests on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReachabilityView {
+    /// `public`, `behind_nat` or `unknown`.
+    pub state: Reachability,
+    /// When the verdict was reached (absent while unknown).
+    pub since: Option<Timestamp>,
+    /// Addresses an AutoNAT dial-back confirmed.
+    pub confirmed: Vec<String>,
+    /// Relays holding a reservation for this node (peer ids).
+    pub relays: Vec<String>,
+    /// Whether this node offers circuit relay to others (only ever while it is public).
+    pub relay_service: bool,
+}
+
+impl Default for ReachabilityView {
+    fn default() -> Self {
+        ReachabilityView {
+            state: Reachability::Unknown,
+            since: None,
+            confirmed: Vec::new(),
+            relays: Vec::new(),
+            relay_service: false,
+        }
+    }
+}
+
+/// An address of this node and what kind it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressView {
+    /// The multiaddr, ending in `/p2p/PEER_ID`.
+    pub addr: String,
+    /// How useful it is to others.
+    pub kind: AddressKind,
+}
+
+/// How this node is connected to a peer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionKind {
+    /// At least one direct connection.
+    #[default]
+    Direct,
+    /// Only through a relay (limited in bytes and time by the relay).
+    Relayed,
 }
 
 /// A connected peer and how gossipsub scores it.
@@ -69,6 +124,12 @@ pub struct PeerScore {
     pub peer_id: String,
     /// Its gossipsub score, if scored yet.
     pub gossip_score: Option<f64>,
+    /// Direct or only relayed.
+    #[serde(default)]
+    pub connection: ConnectionKind,
+    /// The remote address of the connection in use (a `/p2p-circuit` address when relayed).
+    #[serde(default)]
+    pub address: Option<String>,
 }
 
 /// A fork: the author signed two different events at this seq.

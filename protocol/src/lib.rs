@@ -20,6 +20,7 @@ pub mod limits;
 pub mod log;
 pub mod moderation;
 pub mod payload;
+pub mod reachability;
 pub mod relations;
 pub mod resolve;
 pub mod search;

@@ -5,6 +5,7 @@
 //! [`Node`] is dropped, so a failing test leaves nothing running.
 
 pub mod hostile;
+pub mod nat;
 pub mod netns;
 
 use handbill_protocol::api::*;

@@ -117,7 +117,9 @@ impl Drop for Netns {
 /// in `b`, both up.
 pub struct Link {
     /// The interface name of the `a` end.
-    a_name: String,
+    pub a_name: String,
+    /// The interface name of the `b` end.
+    pub b_name: String,
     a_ns: Option<String>,
     /// The `a` end's address.
     pub a_ip: Ipv4Addr,
@@ -165,6 +167,7 @@ impl Link {
         ip(&["-n", &b.name, "link", "set", &b_name, "up"]);
         Link {
             a_name,
+            b_name,
             a_ns: a.map(|ns| ns.name.clone()),
             a_ip,
             b_ip,

@@ -40,9 +40,16 @@ pub(super) async fn status(State(state): State<ApiState>) -> ApiResult<Status> {
                 peers: net.peers.into_iter().collect(),
                 peer_scores: peer_scores
                     .into_iter()
-                    .map(|(peer, score)| PeerScore {
-                        peer_id: peer.to_string(),
-                        gossip_score: score,
+                    .map(|(peer, score)| {
+                        let peer_id = peer.to_string();
+                        let (connection, address) =
+                            net.links.get(&peer_id).cloned().unwrap_or_default();
+                        PeerScore {
+                            peer_id,
+                            gossip_score: score,
+                            connection,
+                            address,
+                        }
                     })
                     .collect(),
                 forks: store
@@ -55,6 +62,8 @@ pub(super) async fn status(State(state): State<ApiState>) -> ApiResult<Status> {
                 following: engine.settings().follows.len() as u64,
                 sync,
                 version: env!("CARGO_PKG_VERSION").to_string(),
+                reachability: net.reachability,
+                addresses: net.addresses,
             })
         })
         .await?;

@@ -17,6 +17,7 @@ mod discovery;
 mod hosting;
 mod ingest;
 mod replication;
+pub use replication::{RELAYED_RANGE_EVENTS_MAX, RELAYED_RANGES_PER_PEER_MAX};
 mod reputation;
 mod requests;
 mod resolving;
@@ -312,6 +313,9 @@ struct PeerState {
     ranges: BTreeSet<AuthorId>,
     /// Authors they have answered a heads request about (holding them or not).
     answered: BTreeSet<AuthorId>,
+    /// Reached only through a relay, whose circuits carry little: backfill from them comes in
+    /// small batches, one at a time, and only when no directly connected peer has it.
+    limited: bool,
 }
 
 /// The node engine. `P` identifies peers (libp2p's `PeerId` in the daemon, an index in the

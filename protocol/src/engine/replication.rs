@@ -11,6 +11,14 @@ use crate::wire::{
 };
 use std::collections::BTreeSet;
 
+/// Events asked for at a time from a peer reached only through a relay: with typical events of
+/// a few hundred bytes, a batch stays far below the relay's per-circuit byte limit (1 MiB by
+/// default), and the circuit keeps room for gossip.
+pub const RELAYED_RANGE_EVENTS_MAX: u32 = 16;
+
+/// Range requests in flight at once to a peer reached only through a relay.
+pub const RELAYED_RANGES_PER_PEER_MAX: usize = 1;
+
 impl<S: Store, P: Ord + Clone> Engine<S, P> {
     /// A connection to `peer` was established.
     pub fn handle_connected(&mut self, peer: P, now: Timestamp) {
@@ -29,6 +37,28 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                     authors: chunk.to_vec(),
                 },
             });
+        }
+    }
+
+    /// Whether `peer` is now reached only through relays (`limited`) or has a direct
+    /// connection. A relay caps each circuit's bytes and duration, so bulk backfill waits for
+    /// a direct connection and a relayed peer is asked for [`RELAYED_RANGE_EVENTS_MAX`] events
+    /// at a time.
+    pub fn handle_link_limited(&mut self, peer: &P, limited: bool, now: Timestamp) {
+        if let Some(state) = self.peers.get_mut(peer)
+            && state.limited != limited
+        {
+            state.limited = limited;
+            self.schedule_ranges(now);
+        }
+    }
+
+    /// The hosts' announcements should carry this node's new addresses (a relay reservation
+    /// or a confirmed public address): announce every hosted author again.
+    pub fn handle_addresses_changed(&mut self) {
+        let hosted: Vec<AuthorId> = self.hosted.iter().copied().collect();
+        for author in hosted {
+            self.push(Output::StartProviding(author));
         }
     }
 
@@ -267,25 +297,38 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
             in_flight.extend(state.ranges.iter().copied());
         }
         let mut requests = Vec::new();
-        for (peer, state) in &self.peers {
+        // Directly connected peers first: an author one of them holds is not asked of a relayed
+        // peer in the same round.
+        let direct = self.peers.iter().filter(|(_, s)| !s.limited);
+        let relayed = self.peers.iter().filter(|(_, s)| s.limited);
+        for (peer, state) in direct.chain(relayed) {
             let mut mine = state.ranges.len();
+            let per_peer_max = if state.limited {
+                RELAYED_RANGES_PER_PEER_MAX
+            } else {
+                self.config.ranges_per_peer_max
+            };
             for (author, ours) in &work {
-                if total >= self.config.ranges_total_max || mine >= self.config.ranges_per_peer_max
-                {
+                if total >= self.config.ranges_total_max || mine >= per_peer_max {
                     break;
                 }
                 if in_flight.contains(author) {
                     continue;
                 }
                 if state.heads.get(author).is_some_and(|h| h.highest > *ours) {
-                    requests.push((peer.clone(), *author, ours + 1));
+                    let limit = if state.limited {
+                        RELAYED_RANGE_EVENTS_MAX
+                    } else {
+                        BACKFILL_BATCH_EVENTS_MAX
+                    };
+                    requests.push((peer.clone(), *author, ours + 1, limit));
                     in_flight.insert(*author);
                     mine += 1;
                     total += 1;
                 }
             }
         }
-        for (peer, author, from_seq) in requests {
+        for (peer, author, from_seq, limit) in requests {
             if let Some(state) = self.peers.get_mut(&peer) {
                 state.ranges.insert(author);
             }
@@ -294,7 +337,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                 request: Request::Range {
                     author,
                     from_seq,
-                    limit: BACKFILL_BATCH_EVENTS_MAX,
+                    limit,
                 },
             });
         }

@@ -870,3 +870,88 @@ fn a_well_served_follow_still_gets_one_new_host_now_and_then() {
         "only for that lookup"
     );
 }
+
+/// The range requests among `node`'s queued outputs, as (author, from_seq, limit).
+fn queued_ranges(node: &mut Engine<MemoryStore, usize>) -> Vec<(AuthorId, u64, u32)> {
+    std::iter::from_fn(|| node.poll_output())
+        .filter_map(|o| match o {
+            Output::SendRequest {
+                request:
+                    Request::Range {
+                        author,
+                        from_seq,
+                        limit,
+                    },
+                ..
+            } => Some((author, from_seq, limit)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_peer_reached_only_through_a_relay_is_asked_for_small_batches_until_a_direct_link() {
+    let mut net = Net::new(2);
+    for i in 0..40 {
+        net.nodes[0]
+            .publish(
+                &Payload::Post(Post {
+                    text: format!("{i}"),
+                    ..Post::default()
+                }),
+                T0,
+            )
+            .expect("publish");
+    }
+    let alice = net.author(0);
+    net.follow(1, alice);
+    let _ = std::iter::from_fn(|| net.nodes[1].poll_output()).count();
+    net.nodes[1].handle_connected(0, T0);
+    net.nodes[1].handle_link_limited(&0, true, T0);
+    let heads = Request::Heads {
+        authors: vec![alice],
+    };
+    let answer = net.nodes[0].handle_request(&1, heads.clone(), T0);
+    net.nodes[1].handle_response(&0, &heads, answer, T0);
+    let ranges = queued_ranges(&mut net.nodes[1]);
+    assert_eq!(ranges, vec![(alice, 1, RELAYED_RANGE_EVENTS_MAX)]);
+
+    // The answer comes; the next batch is small too while the link is relayed.
+    let request = Request::Range {
+        author: alice,
+        from_seq: 1,
+        limit: RELAYED_RANGE_EVENTS_MAX,
+    };
+    let answer = net.nodes[0].handle_request(&1, request.clone(), T0);
+    net.nodes[1].handle_response(&0, &request, answer, T0);
+    let ranges = queued_ranges(&mut net.nodes[1]);
+    assert_eq!(ranges, vec![(alice, 17, RELAYED_RANGE_EVENTS_MAX)]);
+
+    // A direct connection appears (hole punched): the rest comes in full batches.
+    net.nodes[1].handle_link_limited(&0, false, T0);
+    let request = Request::Range {
+        author: alice,
+        from_seq: 17,
+        limit: RELAYED_RANGE_EVENTS_MAX,
+    };
+    let answer = net.nodes[0].handle_request(&1, request.clone(), T0);
+    net.nodes[1].handle_response(&0, &request, answer, T0);
+    let ranges = queued_ranges(&mut net.nodes[1]);
+    assert_eq!(ranges, vec![(alice, 33, BACKFILL_BATCH_EVENTS_MAX)]);
+}
+
+#[test]
+fn new_addresses_reannounce_every_hosted_author() {
+    let mut net = Net::new(2);
+    let bob = net.author(1);
+    net.follow(0, bob);
+    let _ = std::iter::from_fn(|| net.nodes[0].poll_output()).count();
+    net.nodes[0].handle_addresses_changed();
+    let announced: BTreeSet<AuthorId> = std::iter::from_fn(|| net.nodes[0].poll_output())
+        .filter_map(|o| match o {
+            Output::StartProviding(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(announced, BTreeSet::from([net.author(0), bob]));
+}
