@@ -46,7 +46,7 @@ stranger_events_per_topic_per_hour = 2000
 # cut at the byte or time limit below, so a relay carries introductions and light gossip, not
 # bulk transfers; nodes prefer a direct connection as soon as they have one.
 [relay]
-# Offer the relay service (when reachable). false: never relay for others.
+# Offer the relay service (when reachable). false (or any limit set to 0): never relay.
 service = true
 # Reservations held at once, in total and per peer.
 reservations = 128
@@ -100,8 +100,19 @@ impl Default for RelayConfig {
 
 impl RelayConfig {
     /// The libp2p relay configuration these limits give, or `None` when the service is off.
+    /// A limit of 0 switches the service off (libp2p would read it as one).
     pub fn server(&self) -> Option<libp2p::relay::Config> {
-        if !self.service {
+        let any_zero = [
+            self.reservations,
+            self.reservations_per_peer,
+            self.circuits,
+            self.circuits_per_peer,
+        ]
+        .contains(&0)
+            || self.circuit_secs == 0
+            || self.circuit_bytes == 0
+            || self.reservation_secs == 0;
+        if !self.service || any_zero {
             return None;
         }
         Some(libp2p::relay::Config {
@@ -116,6 +127,11 @@ impl RelayConfig {
             max_circuit_bytes: self.circuit_bytes,
             ..libp2p::relay::Config::default()
         })
+    }
+
+    /// Whether the relay service runs with these settings.
+    pub fn enabled(&self) -> bool {
+        self.server().is_some()
     }
 }
 

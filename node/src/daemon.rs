@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use futures::{FutureExt, StreamExt};
 use handbill_protocol::api::{AddressView, ConnectionKind, ReachabilityView, StreamEvent};
 use handbill_protocol::engine::{Acceptance, Engine, GossipMessage, Output};
-use handbill_protocol::reachability::RelayAction;
 use handbill_protocol::wire::{Request, Response};
 use handbill_protocol::{AuthorId, Timestamp};
 use libp2p::multiaddr::Protocol;
@@ -225,6 +224,22 @@ fn relay_of(addr: &Multiaddr) -> Option<PeerId> {
     None
 }
 
+/// The way to `peer` through the relay a `/p2p-circuit` address it announced names, built from
+/// this node's own address of the relay, or `None` unless the relay is another peer this node
+/// is directly connected to and the address ends in `peer`.
+fn relayed_way_to(peer: PeerId, announced: &Multiaddr, pending: &Pending) -> Option<Multiaddr> {
+    let relay = relay_of(announced)?;
+    if relay == peer || peer_of(announced) != Some(peer) || !pending.nat.has_direct_link(&relay) {
+        return None;
+    }
+    let base = pending
+        .addresses
+        .of(&relay)
+        .into_iter()
+        .find(|a| !is_relayed(a))?;
+    Some(base.with(Protocol::P2pCircuit).with(Protocol::P2p(peer)))
+}
+
 /// The IP in an address, if any.
 fn ip_of(addr: &Multiaddr) -> Option<std::net::IpAddr> {
     addr.iter().find_map(|p| match p {
@@ -281,7 +296,7 @@ pub async fn run(
         if std::mem::take(&mut pending.net_changed) {
             publish_net(&swarm, &shared, &pending);
         }
-        let due = match (engine.poll_timeout(), pending.nat.next_retry()) {
+        let due = match (engine.poll_timeout(), pending.nat.next_retry(now())) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -343,36 +358,26 @@ fn plan_relays(swarm: &mut Swarm<Behaviour>, pending: &mut Pending) {
         pending.nat.relay_service_changed(offer);
         pending.net_changed = true;
     }
-    for action in pending.nat.decide(now()) {
+    for relay in pending.nat.decide(now()) {
         pending.net_changed = true;
-        match action {
-            RelayAction::Reserve(relay) => {
-                // Where this node reached the relay: the reservation goes over that connection.
-                let addr = pending
-                    .addresses
-                    .of(&relay)
-                    .into_iter()
-                    .find(|a| !is_relayed(a))
-                    .map(|a| a.with(Protocol::P2pCircuit));
-                let listener = addr.and_then(|addr| match swarm.listen_on(addr.clone()) {
-                    Ok(listener) => {
-                        tracing::info!("behind NAT: asking {addr} for a relay reservation");
-                        Some(listener)
-                    }
-                    Err(e) => {
-                        tracing::warn!("cannot listen through {addr}: {e}");
-                        None
-                    }
-                });
-                pending.nat.reserving(relay, listener, now());
+        // Where this node reached the relay: the reservation goes over that connection.
+        let addr = pending
+            .addresses
+            .of(&relay)
+            .into_iter()
+            .find(|a| !is_relayed(a))
+            .map(|a| a.with(Protocol::P2pCircuit));
+        let listener = addr.and_then(|addr| match swarm.listen_on(addr.clone()) {
+            Ok(listener) => {
+                tracing::info!("behind NAT: asking {addr} for a relay reservation");
+                Some(listener)
             }
-            RelayAction::Release(relay) => {
-                if let Some(listener) = pending.nat.release(&relay) {
-                    tracing::info!(%relay, "reachable: giving up the relay reservation");
-                    swarm.remove_listener(listener);
-                }
+            Err(e) => {
+                tracing::warn!("cannot listen through {addr}: {e}");
+                None
             }
-        }
+        });
+        pending.nat.reserving(relay, listener, now());
     }
 }
 
@@ -412,6 +417,9 @@ pub fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
         })
         .last()
 }
+
+/// Most listen addresses the API shows.
+const LISTEN_ADDRS_SHOWN_MAX: usize = 64;
 
 /// Swarm events taken in one go before the engine judges the gossip among them: enough for
 /// large batches under load, few enough that other work waits at most a few milliseconds.
@@ -632,7 +640,9 @@ fn on_swarm_event(
             tracing::info!("listening on {full}");
             let full = full.to_string();
             let mut net = shared.net();
-            if !net.listen_addrs.contains(&full) {
+            // Relays choose the addresses of a reservation; a hostile one could send many.
+            if !net.listen_addrs.contains(&full) && net.listen_addrs.len() < LISTEN_ADDRS_SHOWN_MAX
+            {
                 net.listen_addrs.push(full);
             }
             pending.net_changed = true;
@@ -649,21 +659,33 @@ fn on_swarm_event(
         SwarmEvent::ListenerClosed {
             listener_id,
             reason,
-            ..
+            addresses,
         } => {
             if let Err(e) = reason {
                 tracing::info!("a listener closed: {e}");
             }
+            // The swarm reports a closed listener's addresses here, not as expired ones.
+            let local = *swarm.local_peer_id();
+            let gone: Vec<String> = addresses
+                .into_iter()
+                .map(|a| match a.iter().last() {
+                    Some(Protocol::P2p(_)) => a.to_string(),
+                    _ => a.with(Protocol::P2p(local)).to_string(),
+                })
+                .collect();
+            shared.net().listen_addrs.retain(|a| !gone.contains(a));
             pending.nat.listener_closed(listener_id, now());
             pending.net_changed = true;
         }
         SwarmEvent::ExternalAddrConfirmed { address } => {
             tracing::info!("reachable at {address}");
-            pending
-                .nat
-                .external_confirmed(&address, *swarm.local_peer_id(), now());
             // Announcements made before carry no way to reach this node.
-            engine.handle_addresses_changed();
+            if pending
+                .nat
+                .external_confirmed(&address, *swarm.local_peer_id(), now())
+            {
+                engine.handle_addresses_changed();
+            }
             pending.net_changed = true;
         }
         SwarmEvent::NewExternalAddrCandidate { address } => {
@@ -857,21 +879,32 @@ fn on_behaviour_event(
             connection_id,
         }) => {
             // Where the peer listens, on the IP it came from: what a redial can use. A relayed
-            // address counts when its relay is connected here: it points the redial at a peer
-            // this node already talks to, never at a third party.
+            // address counts through a relay this node is directly connected to, rebuilt from
+            // this node's own address of that relay: a redial never goes where the peer says.
             let observed = pending.connected_ips.get(&connection_id).copied();
-            for addr in &info.listen_addrs {
-                let via_known_relay = is_relayed(addr)
-                    && relay_of(addr).is_some_and(|relay| swarm.is_connected(&relay));
-                if (observed.is_some() && ip_of(addr) == observed) || via_known_relay {
+            for addr in info
+                .listen_addrs
+                .iter()
+                .take(AddressBook::ADDRESSES_PER_PEER * 4)
+            {
+                if is_relayed(addr) {
+                    if let Some(way) = relayed_way_to(peer_id, addr, pending) {
+                        pending.addresses.add(peer_id, way);
+                    }
+                } else if observed.is_some() && ip_of(addr) == observed {
                     pending.addresses.add(peer_id, addr.clone());
                 }
             }
             let offers_relay = info.protocols.contains(&relay::HOP_PROTOCOL_NAME);
             pending.nat.identified(peer_id, offers_relay);
+            // A peer's loopback addresses are this machine's own unless it connected over
+            // loopback: dialling them reaches this node, or whatever else listens here.
+            let on_loopback = observed.is_some_and(|ip| ip.is_loopback());
             if let Some(kad) = swarm.behaviour_mut().kad.as_mut() {
-                for addr in info.listen_addrs {
-                    kad.add_address(&peer_id, addr);
+                for addr in info.listen_addrs.into_iter().take(32) {
+                    if on_loopback || !ip_of(&addr).is_some_and(|ip| ip.is_loopback()) {
+                        kad.add_address(&peer_id, addr);
+                    }
                 }
             }
         }
@@ -911,7 +944,7 @@ fn on_behaviour_event(
             if !renewal {
                 tracing::info!(relay = %relay_peer_id, "relay reservation accepted");
             }
-            pending.nat.reservation_accepted(relay_peer_id);
+            pending.nat.reservation_accepted(relay_peer_id, now());
             pending.net_changed = true;
         }
         BehaviourEvent::Dcutr(dcutr::Event {

@@ -248,7 +248,7 @@ async fn run(args: Args) -> Result<()> {
             network_shared,
             inbox,
             known_peers,
-            file.relay.service,
+            file.relay.enabled(),
             stopped,
         ))
     });

@@ -6,7 +6,7 @@
 use handbill_protocol::Timestamp;
 use handbill_protocol::api::{AddressView, ConnectionKind, ReachabilityView};
 use handbill_protocol::reachability::{
-    Reachability, ReachabilityTracker, RelayAction, RelayPlan, ranked_addresses,
+    Reachability, ReachabilityTracker, RelayAction, RelayPlan, confirms_public, ranked_addresses,
 };
 use libp2p::core::transport::ListenerId;
 use libp2p::multiaddr::Protocol;
@@ -70,7 +70,11 @@ impl Nat {
 
     /// An AutoNAT dial-back to `addr` arrived. Returns whether the verdict changed.
     pub fn confirmed(&mut self, addr: &Multiaddr, now: Timestamp) -> bool {
-        self.reachability.confirmed(addr.to_string(), now)
+        let text = addr.to_string();
+        if !testable(addr) || !confirms_public(&text) {
+            return false;
+        }
+        self.reachability.confirmed(text, now)
     }
 
     /// Peers observed this node at `addr` (an AutoNAT candidate). Returns whether the verdict
@@ -100,11 +104,16 @@ impl Nat {
     }
 
     /// The swarm confirmed an external address (AutoNAT, or a relay accepting a reservation).
-    pub fn external_confirmed(&mut self, addr: &Multiaddr, local: PeerId, now: Timestamp) {
+    /// Returns whether this node has a new address to announce. A LAN address confirmed by a
+    /// neighbour is not one: it says nothing of the NAT in front of the LAN.
+    pub fn external_confirmed(&mut self, addr: &Multiaddr, local: PeerId, now: Timestamp) -> bool {
         if !is_relayed(addr) {
+            if !confirms_public(&addr.to_string()) {
+                return false;
+            }
             self.reachability.confirmed(addr.to_string(), now);
         }
-        self.external.insert(with_peer(addr, local).to_string());
+        self.external.insert(with_peer(addr, local).to_string())
     }
 
     /// The swarm expired an external address.
@@ -118,32 +127,43 @@ impl Nat {
         self.relay_service_offered = offered;
     }
 
-    /// A peer's identify info arrived: it does or does not offer relaying.
+    /// A peer's identify info arrived and it offers relaying. (A relay that stops offering
+    /// keeps its place until the reservation on it ends: the listener's close says so.)
     pub fn identified(&mut self, peer: PeerId, offers_relay: bool) {
         if offers_relay && self.has_direct_link(&peer) {
             self.plan.offered(peer);
-        } else if !offers_relay {
-            self.plan.gone(&peer);
         }
     }
 
     /// A relay accepted (or renewed) this node's reservation.
-    pub fn reservation_accepted(&mut self, relay: PeerId) {
-        self.plan.accepted(&relay);
+    pub fn reservation_accepted(&mut self, relay: PeerId, now: Timestamp) {
+        self.plan.accepted(&relay, now);
     }
 
     /// A listener closed; if it was a reservation, the relay refused it or it ended.
     pub fn listener_closed(&mut self, listener: ListenerId, now: Timestamp) {
         if let Some(relay) = self.listeners.remove(&listener) {
-            self.listener_of.remove(&relay);
-            self.plan.failed(&relay, now);
+            // Only the relay's live listener counts: an older one closing late says nothing.
+            if self.listener_of.get(&relay) == Some(&listener) {
+                self.listener_of.remove(&relay);
+                self.plan.failed(&relay, now);
+            }
         }
     }
 
-    /// What to do about reservations now. Carry out each [`RelayAction::Reserve`] and report
-    /// it with [`Nat::reserving`]; each [`RelayAction::Release`] with [`Nat::release`].
-    pub fn decide(&mut self, now: Timestamp) -> Vec<RelayAction<PeerId>> {
-        self.plan.decide(self.reachability.verdict(), now)
+    /// Relays to ask for a reservation now; carry each out and report it with
+    /// [`Nat::reserving`]. A relay whose listener is still open (a reservation held or being
+    /// renewed) is not asked twice.
+    pub fn decide(&mut self, now: Timestamp) -> Vec<PeerId> {
+        let mut ask = Vec::new();
+        for RelayAction::Reserve(relay) in self.plan.decide(self.reachability.verdict(), now) {
+            if self.listener_of.contains_key(&relay) {
+                self.plan.accepted(&relay, now);
+            } else {
+                ask.push(relay);
+            }
+        }
+        ask
     }
 
     /// A reservation was asked of `relay` through `listener`, or could not be (`None`).
@@ -157,16 +177,9 @@ impl Nat {
         }
     }
 
-    /// The reservation on `relay` is given up: the listener to remove, if any.
-    pub fn release(&mut self, relay: &PeerId) -> Option<ListenerId> {
-        let listener = self.listener_of.remove(relay)?;
-        self.listeners.remove(&listener);
-        Some(listener)
-    }
-
-    /// When a relay waiting out a failure may be asked again.
-    pub fn next_retry(&self) -> Option<Timestamp> {
-        self.plan.next_retry()
+    /// When a relay waiting out a failure may be asked again (only while one is wanted).
+    pub fn next_retry(&self, now: Timestamp) -> Option<Timestamp> {
+        self.plan.next_retry(self.reachability.verdict(), now)
     }
 
     /// A connection to `peer` opened; `relayed` as libp2p's endpoint says (an inbound relayed
@@ -213,7 +226,8 @@ impl Nat {
         Some(!direct)
     }
 
-    fn has_direct_link(&self, peer: &PeerId) -> bool {
+    /// Whether `peer` has a direct (not relayed) connection here.
+    pub fn has_direct_link(&self, peer: &PeerId) -> bool {
         self.links
             .get(peer)
             .is_some_and(|links| links.iter().any(|l| !l.relayed))
@@ -350,14 +364,22 @@ mod tests {
         let kinds: Vec<_> = nat.addresses(&listen).into_iter().map(|a| a.kind).collect();
         use handbill_protocol::reachability::AddressKind::*;
         assert_eq!(kinds, vec![Relayed, Lan, Loopback]);
-        nat.external_confirmed(&addr("/ip4/192.168.1.2/tcp/4701"), me, now);
+        // A neighbour on the LAN confirming a private address proves nothing.
+        assert!(!nat.external_confirmed(&addr("/ip4/192.168.1.2/tcp/4701"), me, now));
+        assert_eq!(nat.verdict(), Reachability::Unknown);
+        let listen = vec![
+            listen[0].clone(),
+            listen[1].clone(),
+            format!("/ip4/198.51.100.7/tcp/4701/p2p/{me}"),
+        ];
+        assert!(nat.external_confirmed(&addr("/ip4/198.51.100.7/tcp/4701"), me, now));
         let ranked = nat.addresses(&listen);
         assert_eq!(ranked[0].kind, Public);
         assert_eq!(
             ranked[0].addr,
-            format!("/ip4/192.168.1.2/tcp/4701/p2p/{me}")
+            format!("/ip4/198.51.100.7/tcp/4701/p2p/{me}")
         );
-        assert_eq!(ranked.len(), 3, "the confirmed listen address appears once");
+        assert_eq!(ranked.len(), 4, "the confirmed listen address appears once");
         assert_eq!(nat.verdict(), Reachability::Public);
     }
 }

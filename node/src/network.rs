@@ -220,7 +220,9 @@ impl Behaviour {
             limits: connection_limits::Behaviour::new(
                 connection_limits::ConnectionLimits::default()
                     .with_max_established(Some(256))
-                    .with_max_established_per_peer(Some(4))
+                    // Hole punching needs room: a relayed connection each way while both sides
+                    // dial, and the direct ones DCUtR opens from both ends at once.
+                    .with_max_established_per_peer(Some(8))
                     .with_max_pending_incoming(Some(128)),
             ),
             address_limits: crate::address_limits::Behaviour::new(

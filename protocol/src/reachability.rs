@@ -39,16 +39,22 @@ impl fmt::Display for Reachability {
     }
 }
 
+/// What a dial-back test said of one address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Test {
+    Untested,
+    Failed,
+    Confirmed,
+}
+
 /// Dial-back outcomes per address, and the verdict they give. Addresses are whatever the
-/// caller uses (multiaddr text in the daemon); at most [`ReachabilityTracker::ADDRESSES_MAX`]
-/// failures are remembered, since each new NAT mapping (a symmetric NAT gives one per
-/// connection) is a new candidate.
+/// caller uses (multiaddr text in the daemon). At most [`ReachabilityTracker::ADDRESSES_MAX`]
+/// are remembered, oldest failures forgotten first: peers report the addresses they observe,
+/// and a hostile one can report any number.
 #[derive(Clone, Debug)]
 pub struct ReachabilityTracker<A: Ord + Clone> {
-    /// Addresses peers observed this node at, tested or not.
-    candidates: BTreeSet<A>,
-    confirmed: BTreeSet<A>,
-    failed: BTreeSet<A>,
+    /// Addresses peers observed this node at, oldest first, with their test outcome.
+    addresses: Vec<(A, Test)>,
     /// When the current verdict was first reached.
     since: Option<Timestamp>,
     verdict: Reachability,
@@ -57,9 +63,7 @@ pub struct ReachabilityTracker<A: Ord + Clone> {
 impl<A: Ord + Clone> Default for ReachabilityTracker<A> {
     fn default() -> Self {
         ReachabilityTracker {
-            candidates: BTreeSet::new(),
-            confirmed: BTreeSet::new(),
-            failed: BTreeSet::new(),
+            addresses: Vec::new(),
             since: None,
             verdict: Reachability::Unknown,
         }
@@ -67,51 +71,75 @@ impl<A: Ord + Clone> Default for ReachabilityTracker<A> {
 }
 
 impl<A: Ord + Clone> ReachabilityTracker<A> {
-    /// Most candidate, confirmed and failed addresses remembered.
+    /// Most addresses remembered.
     pub const ADDRESSES_MAX: usize = 64;
+
+    /// Sets `addr`'s outcome, making room when it is new: the oldest failure goes first, then
+    /// the oldest untested address; confirmed ones are never dropped.
+    fn set(&mut self, addr: A, test: Test) {
+        if let Some((_, t)) = self.addresses.iter_mut().find(|(a, _)| *a == addr) {
+            // A confirmation stands against later failures (which a lying server can fake).
+            if *t != Test::Confirmed || test == Test::Confirmed {
+                *t = test;
+            }
+            return;
+        }
+        if self.addresses.len() >= Self::ADDRESSES_MAX {
+            let victim = self
+                .addresses
+                .iter()
+                .position(|(_, t)| *t == Test::Failed)
+                .or_else(|| {
+                    self.addresses
+                        .iter()
+                        .position(|(_, t)| *t == Test::Untested)
+                });
+            match victim {
+                Some(i) => {
+                    self.addresses.remove(i);
+                }
+                None => return,
+            }
+        }
+        self.addresses.push((addr, test));
+    }
 
     /// Peers observed this node at `addr`: it will be tested. Returns whether the verdict
     /// changed (an unknown one stays unknown until this candidate is tested too).
     pub fn candidate(&mut self, addr: A, now: Timestamp) -> bool {
-        if self.candidates.len() < Self::ADDRESSES_MAX {
-            self.candidates.insert(addr);
+        if !self.addresses.iter().any(|(a, _)| *a == addr) {
+            self.set(addr, Test::Untested);
         }
         self.update(now)
     }
 
     /// A dial-back to `addr` arrived: it is reachable. Returns whether the verdict changed.
     pub fn confirmed(&mut self, addr: A, now: Timestamp) -> bool {
-        self.failed.remove(&addr);
-        if self.confirmed.len() < Self::ADDRESSES_MAX {
-            self.confirmed.insert(addr);
-        }
+        self.set(addr, Test::Confirmed);
         self.update(now)
     }
 
     /// A dial-back to `addr` failed. Returns whether the verdict changed.
     pub fn failed(&mut self, addr: A, now: Timestamp) -> bool {
-        if !self.confirmed.contains(&addr) && self.failed.len() < Self::ADDRESSES_MAX {
-            self.failed.insert(addr);
-        }
+        self.set(addr, Test::Failed);
         self.update(now)
-    }
-
-    /// Whether every known candidate failed its test (and there is at least one failure).
-    fn all_failed(&self) -> bool {
-        !self.failed.is_empty() && self.candidates.iter().all(|c| self.failed.contains(c))
     }
 
     /// A confirmed address stopped being valid (the listener closed, the swarm expired it).
     /// Returns whether the verdict changed.
     pub fn expired(&mut self, addr: &A, now: Timestamp) -> bool {
-        self.confirmed.remove(addr);
+        self.addresses
+            .retain(|(a, t)| !(a == addr && *t == Test::Confirmed));
         self.update(now)
     }
 
     fn update(&mut self, now: Timestamp) -> bool {
-        let verdict = if !self.confirmed.is_empty() {
+        let confirmed = self.addresses.iter().any(|(_, t)| *t == Test::Confirmed);
+        let all_failed =
+            !self.addresses.is_empty() && self.addresses.iter().all(|(_, t)| *t == Test::Failed);
+        let verdict = if confirmed {
             Reachability::Public
-        } else if self.all_failed() || self.verdict == Reachability::BehindNat {
+        } else if all_failed || self.verdict == Reachability::BehindNat {
             // A candidate seen later (another transport's port) does not make a node behind
             // NAT unsure again: only a confirmation changes that verdict.
             Reachability::BehindNat
@@ -138,13 +166,21 @@ impl<A: Ord + Clone> ReachabilityTracker<A> {
 
     /// The confirmed addresses.
     pub fn confirmed_addresses(&self) -> impl Iterator<Item = &A> {
-        self.confirmed.iter()
+        self.addresses
+            .iter()
+            .filter(|(_, t)| *t == Test::Confirmed)
+            .map(|(a, _)| a)
     }
+}
 
-    /// Whether `addr` is confirmed.
-    pub fn is_confirmed(&self, addr: &A) -> bool {
-        self.confirmed.contains(addr)
-    }
+/// Whether a confirmation of `addr` (multiaddr text) says this node is reachable from the
+/// internet. A private, link-local or loopback address confirmed by a neighbour on the same
+/// LAN says nothing of the NAT in front of it.
+pub fn confirms_public(addr: &str) -> bool {
+    !matches!(
+        address_kind(addr, false),
+        AddressKind::Lan | AddressKind::Loopback | AddressKind::Relayed
+    )
 }
 
 /// How many relays a node behind NAT keeps reservations on: more than one, so that losing a
@@ -161,6 +197,10 @@ pub const RELAY_RETRY_MAX_MS: u64 = 60 * 60 * 1000;
 /// Relays (peers known to offer circuit relay v2) a reservation candidate can hold.
 const RELAY_CANDIDATES_MAX: usize = 64;
 
+/// A reservation held this long ends the relay's record of failures: a relay that refuses or
+/// drops reservations soon after granting them keeps backing off instead.
+pub const RELAY_TRUSTED_AFTER_MS: u64 = 10 * 60 * 1000;
+
 /// The state of this node's reservation on one relay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {
@@ -168,10 +208,16 @@ enum Slot {
     Idle,
     /// Asked for, no answer yet.
     Asked,
-    /// The relay holds a slot for this node.
-    Held,
+    /// The relay holds a slot for this node, since this time.
+    Held { since: Timestamp },
     /// Refused or lost; not asked again before `retry_at`.
-    Failed { retry_at: Timestamp, failures: u32 },
+    Failed { retry_at: Timestamp },
+}
+
+impl Slot {
+    fn busy(&self) -> bool {
+        matches!(self, Slot::Asked | Slot::Held { .. })
+    }
 }
 
 /// What [`RelayPlan::decide`] wants done.
@@ -179,18 +225,18 @@ enum Slot {
 pub enum RelayAction<P> {
     /// Ask this relay for a reservation.
     Reserve(P),
-    /// Give up the reservation on (or the request to) this relay.
-    Release(P),
 }
 
 /// Which relays to keep reservations on: while the node is behind NAT, [`RELAYS_WANTED`] of the
-/// connected peers that offer relaying, oldest offer first, skipping those that failed recently;
-/// when it is public or its reachability is unknown, none.
+/// connected peers that offer relaying, oldest offer first, skipping those that failed recently.
+/// A reservation is kept until its relay drops it or disconnects, even if the node turns out to
+/// be public: a spare relayed address costs little, and libp2p's relay client cannot withdraw a
+/// reservation safely while its renewal is in flight.
 #[derive(Clone, Debug)]
 pub struct RelayPlan<P: Ord + Clone> {
     /// Connected relays in the order they were first seen offering, with their slot state.
     relays: Vec<(P, Slot)>,
-    /// Backoff of relays that failed, kept across disconnections.
+    /// Failures per relay and when it may be asked again, kept across disconnections.
     failures: BTreeMap<P, (Timestamp, u32)>,
 }
 
@@ -204,35 +250,51 @@ impl<P: Ord + Clone> Default for RelayPlan<P> {
 }
 
 impl<P: Ord + Clone> RelayPlan<P> {
-    /// A connected peer says it offers relaying (identify lists the hop protocol).
+    /// A directly connected peer says it offers relaying (identify lists the hop protocol).
     pub fn offered(&mut self, relay: P) {
         if self.relays.iter().any(|(p, _)| *p == relay) || self.relays.len() >= RELAY_CANDIDATES_MAX
         {
             return;
         }
         let slot = match self.failures.get(&relay) {
-            Some(&(retry_at, failures)) => Slot::Failed { retry_at, failures },
+            Some(&(retry_at, _)) => Slot::Failed { retry_at },
             None => Slot::Idle,
         };
         self.relays.push((relay, slot));
     }
 
-    /// The peer disconnected or stopped offering relaying.
+    /// The peer is no longer directly connected.
     pub fn gone(&mut self, relay: &P) {
         self.relays.retain(|(p, _)| p != relay);
     }
 
+    /// Whether a reservation on `relay` is held or asked for.
+    pub fn is_busy(&self, relay: &P) -> bool {
+        self.relays.iter().any(|(p, s)| p == relay && s.busy())
+    }
+
     /// The relay accepted (or renewed) the reservation.
-    pub fn accepted(&mut self, relay: &P) {
-        self.failures.remove(relay);
-        if let Some((_, slot)) = self.relays.iter_mut().find(|(p, _)| p == relay) {
-            *slot = Slot::Held;
+    pub fn accepted(&mut self, relay: &P, now: Timestamp) {
+        if let Some((_, slot)) = self.relays.iter_mut().find(|(p, _)| p == relay)
+            && !matches!(slot, Slot::Held { .. })
+        {
+            *slot = Slot::Held { since: now };
         }
     }
 
-    /// The relay refused the reservation or it ended: not asked again for a while.
+    /// The relay refused the reservation or it ended: not asked again for a while, longer
+    /// with each failure, unless the reservation had lasted [`RELAY_TRUSTED_AFTER_MS`].
     pub fn failed(&mut self, relay: &P, now: Timestamp) {
-        let failures = self.failures.get(relay).map_or(0, |f| f.1) + 1;
+        let held_long = self.relays.iter().any(|(p, s)| {
+            p == relay
+                && matches!(s, Slot::Held { since } if now.0.saturating_sub(since.0) >= RELAY_TRUSTED_AFTER_MS)
+        });
+        let before = if held_long {
+            0
+        } else {
+            self.failures.get(relay).map_or(0, |f| f.1)
+        };
+        let failures = before.saturating_add(1);
         let wait = RELAY_RETRY_MS
             .saturating_mul(1 << (failures - 1).min(20))
             .min(RELAY_RETRY_MAX_MS);
@@ -245,7 +307,7 @@ impl<P: Ord + Clone> RelayPlan<P> {
         }
         self.failures.insert(relay.clone(), (retry_at, failures));
         if let Some((_, slot)) = self.relays.iter_mut().find(|(p, _)| p == relay) {
-            *slot = Slot::Failed { retry_at, failures };
+            *slot = Slot::Failed { retry_at };
         }
     }
 
@@ -253,43 +315,32 @@ impl<P: Ord + Clone> RelayPlan<P> {
     pub fn held(&self) -> impl Iterator<Item = &P> {
         self.relays
             .iter()
-            .filter(|(_, s)| *s == Slot::Held)
+            .filter(|(_, s)| matches!(s, Slot::Held { .. }))
             .map(|(p, _)| p)
     }
 
-    /// What to do now, given the node's reachability: reserve while behind NAT, release once
-    /// public, and change nothing while unknown. Marks the relays it asks as asked and those it
-    /// releases as idle, so each action is returned once.
+    fn wants_more(&self, reachability: Reachability) -> bool {
+        reachability == Reachability::BehindNat
+            && self.relays.iter().filter(|(_, s)| s.busy()).count() < RELAYS_WANTED
+    }
+
+    /// What to do now, given the node's reachability: ask relays while behind NAT and fewer
+    /// than [`RELAYS_WANTED`] are held or asked. Marks the relays it asks, so each action is
+    /// returned once.
     pub fn decide(&mut self, reachability: Reachability, now: Timestamp) -> Vec<RelayAction<P>> {
         let mut actions = Vec::new();
-        if reachability == Reachability::Unknown {
-            // Keep what is held, ask for nothing new.
+        if reachability != Reachability::BehindNat {
             return actions;
         }
-        if reachability == Reachability::Public {
-            // A request in flight is released once answered: libp2p's relay client cannot
-            // take back a reservation request whose listener is already gone.
-            for (relay, slot) in &mut self.relays {
-                if *slot == Slot::Held {
-                    actions.push(RelayAction::Release(relay.clone()));
-                    *slot = Slot::Idle;
-                }
-            }
-            return actions;
-        }
-        let mut busy = self
-            .relays
-            .iter()
-            .filter(|(_, s)| matches!(s, Slot::Asked | Slot::Held))
-            .count();
+        let mut busy = self.relays.iter().filter(|(_, s)| s.busy()).count();
         for (relay, slot) in &mut self.relays {
             if busy >= RELAYS_WANTED {
                 break;
             }
             let ready = match slot {
                 Slot::Idle => true,
-                Slot::Failed { retry_at, .. } => now >= *retry_at,
-                Slot::Asked | Slot::Held => false,
+                Slot::Failed { retry_at } => now >= *retry_at,
+                Slot::Asked | Slot::Held { .. } => false,
             };
             if ready {
                 *slot = Slot::Asked;
@@ -300,13 +351,16 @@ impl<P: Ord + Clone> RelayPlan<P> {
         actions
     }
 
-    /// When [`RelayPlan::decide`] may next have something to do for a relay waiting out a
-    /// failure.
-    pub fn next_retry(&self) -> Option<Timestamp> {
+    /// When [`RelayPlan::decide`] will next have something to do: the earliest future retry,
+    /// and only while more relays are wanted.
+    pub fn next_retry(&self, reachability: Reachability, now: Timestamp) -> Option<Timestamp> {
+        if !self.wants_more(reachability) {
+            return None;
+        }
         self.relays
             .iter()
             .filter_map(|(_, s)| match s {
-                Slot::Failed { retry_at, .. } => Some(*retry_at),
+                Slot::Failed { retry_at } if *retry_at > now => Some(*retry_at),
                 _ => None,
             })
             .min()
@@ -428,14 +482,19 @@ mod tests {
     #[test]
     fn failures_from_a_symmetric_nat_are_bounded() {
         let mut t = ReachabilityTracker::<u32>::default();
+        t.confirmed(u32::MAX, T0);
         for port in 0..10_000 {
             t.failed(port, T0);
+            t.candidate(port + 20_000, T0);
         }
-        assert_eq!(t.failed.len(), ReachabilityTracker::<u32>::ADDRESSES_MAX);
+        assert_eq!(t.addresses.len(), ReachabilityTracker::<u32>::ADDRESSES_MAX);
+        assert_eq!(t.confirmed_addresses().collect::<Vec<_>>(), vec![&u32::MAX]);
+        assert!(confirms_public("/ip4/203.0.113.9/tcp/4701"));
+        assert!(!confirms_public("/ip4/192.168.1.9/tcp/4701"));
     }
 
     #[test]
-    fn behind_nat_a_node_reserves_on_two_relays_and_releases_them_when_public() {
+    fn behind_nat_a_node_reserves_on_two_relays_and_keeps_them() {
         let mut plan = RelayPlan::<u8>::default();
         for relay in [1, 2, 3] {
             plan.offered(relay);
@@ -446,32 +505,38 @@ mod tests {
             vec![RelayAction::Reserve(1), RelayAction::Reserve(2)]
         );
         assert!(plan.decide(Reachability::BehindNat, T0).is_empty());
-        plan.accepted(&1);
+        plan.accepted(&1, T0);
         plan.failed(&2, T0);
         assert_eq!(
             plan.decide(Reachability::BehindNat, T0),
             vec![RelayAction::Reserve(3)]
         );
+        assert_eq!(
+            plan.next_retry(Reachability::BehindNat, T0),
+            None,
+            "two are busy"
+        );
         plan.gone(&1);
         // Relay 2 waits out its backoff; nobody else is left.
         assert!(plan.decide(Reachability::BehindNat, T0).is_empty());
-        assert_eq!(plan.next_retry(), Some(Timestamp(T0.0 + RELAY_RETRY_MS)));
+        assert_eq!(
+            plan.next_retry(Reachability::BehindNat, T0),
+            Some(Timestamp(T0.0 + RELAY_RETRY_MS))
+        );
+        assert_eq!(plan.next_retry(Reachability::Public, T0), None);
         let later = Timestamp(T0.0 + RELAY_RETRY_MS);
+        assert_eq!(
+            plan.next_retry(Reachability::BehindNat, later),
+            None,
+            "a due retry is decide's to take, not a time to sleep until"
+        );
         assert_eq!(
             plan.decide(Reachability::BehindNat, later),
             vec![RelayAction::Reserve(2)]
         );
-        plan.accepted(&3);
-        assert_eq!(
-            plan.decide(Reachability::Public, later),
-            vec![RelayAction::Release(3)],
-            "relay 2 has not answered yet"
-        );
-        plan.accepted(&2);
-        assert_eq!(
-            plan.decide(Reachability::Public, later),
-            vec![RelayAction::Release(2)]
-        );
+        plan.accepted(&3, later);
+        assert!(plan.decide(Reachability::Public, later).is_empty());
+        assert_eq!(plan.held().collect::<Vec<_>>(), vec![&3]);
     }
 
     #[test]
@@ -482,17 +547,47 @@ mod tests {
         plan.failed(&1, T0);
         plan.gone(&1);
         plan.offered(1);
+        plan.offered(2);
+        plan.accepted(&2, T0);
+        plan.failed(&2, T0);
         assert!(plan.decide(Reachability::BehindNat, T0).is_empty());
         assert_eq!(
-            plan.next_retry(),
-            Some(Timestamp(T0.0 + 2 * RELAY_RETRY_MS))
+            plan.next_retry(Reachability::BehindNat, T0),
+            Some(Timestamp(T0.0 + RELAY_RETRY_MS)),
+            "relay 2's first failure"
+        );
+        // A relay that grants and then drops at once keeps backing off.
+        let t1 = Timestamp(T0.0 + RELAY_RETRY_MS);
+        assert_eq!(
+            plan.decide(Reachability::BehindNat, t1),
+            vec![RelayAction::Reserve(2)]
+        );
+        plan.accepted(&2, t1);
+        plan.failed(&2, t1);
+        plan.gone(&1);
+        assert_eq!(
+            plan.next_retry(Reachability::BehindNat, t1),
+            Some(Timestamp(t1.0 + 2 * RELAY_RETRY_MS))
+        );
+        // One that held the reservation a long time starts afresh.
+        let t2 = Timestamp(t1.0 + 2 * RELAY_RETRY_MS);
+        assert_eq!(
+            plan.decide(Reachability::BehindNat, t2),
+            vec![RelayAction::Reserve(2)]
+        );
+        plan.accepted(&2, t2);
+        let t3 = Timestamp(t2.0 + RELAY_TRUSTED_AFTER_MS);
+        plan.failed(&2, t3);
+        assert_eq!(
+            plan.next_retry(Reachability::BehindNat, t3),
+            Some(Timestamp(t3.0 + RELAY_RETRY_MS))
         );
         for _ in 0..40 {
-            plan.failed(&1, T0);
+            plan.failed(&2, t3);
         }
         assert_eq!(
-            plan.next_retry(),
-            Some(Timestamp(T0.0 + RELAY_RETRY_MAX_MS))
+            plan.next_retry(Reachability::BehindNat, t3),
+            Some(Timestamp(t3.0 + RELAY_RETRY_MAX_MS))
         );
     }
 

@@ -7,6 +7,7 @@
 pub mod hostile;
 pub mod nat;
 pub mod netns;
+pub mod relay_probe;
 
 use handbill_protocol::api::*;
 use handbill_protocol::{AuthorId, EventId};

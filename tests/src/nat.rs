@@ -10,6 +10,12 @@ use std::io::Write;
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 
+/// The wan's addresses: 198.18.0.0/15, reserved for network tests (RFC 2544) and, unlike the
+/// private ranges, counted as internet addresses (a node confirmed on a private address is not
+/// public). Home LANs use private addresses, as at home.
+const WAN_BASE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 0);
+const WAN_PREFIX: u32 = 15;
+
 /// How a home router maps its hosts' connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NatKind {
@@ -86,7 +92,9 @@ fn default_route(ns: &Netns, via: Ipv4Addr) {
     );
 }
 
-/// Whether this machine can build the internet: root, `ip` and `nft`.
+/// Whether this machine can build the internet: `Err` without root (the test is skipped and
+/// says why). As root, missing `ip` or `nft` is a failure, not a skip: CI runs as root and
+/// installs them, so their absence there is a broken set-up.
 pub fn available() -> Result<(), String> {
     let root = nix::unistd::Uid::effective().is_root();
     if !root {
@@ -98,9 +106,10 @@ pub fn available() -> Result<(), String> {
             .stdout(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
-        if !found {
-            return Err(format!("NAT tests need `{tool}` (apt: iproute2, nftables)"));
-        }
+        assert!(
+            found,
+            "NAT tests need `{tool}` (apt: iproute2, nftables); .ci/run installs them"
+        );
     }
     Ok(())
 }
@@ -120,7 +129,7 @@ impl Internet {
     /// A host with a public address on the wan.
     pub fn public_host(&mut self, tag: &str) -> Host {
         let ns = Netns::new(tag);
-        let link = Link::new(Some(&self.wan), &ns);
+        let link = Link::in_range(Some(&self.wan), &ns, WAN_BASE, WAN_PREFIX);
         default_route(&ns, link.a_ip);
         let ip = link.b_ip;
         self.links.push(link);
@@ -137,7 +146,7 @@ impl Internet {
     pub fn home_host(&mut self, tag: &str, nat: NatKind) -> Host {
         let router = Netns::new(&format!("{tag}gw"));
         forward(&router);
-        let uplink = Link::new(Some(&self.wan), &router);
+        let uplink = Link::in_range(Some(&self.wan), &router, WAN_BASE, WAN_PREFIX);
         default_route(&router, uplink.a_ip);
         let ns = Netns::new(tag);
         let lan = Link::new(Some(&router), &ns);

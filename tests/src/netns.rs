@@ -128,16 +128,24 @@ pub struct Link {
 }
 
 impl Link {
-    /// Links `a` (the test's namespace when `None`) and `b`.
+    /// Links `a` (the test's namespace when `None`) and `b`, on a /30 from 10.200.0.0/13.
     pub fn new(a: Option<&Netns>, b: &Netns) -> Link {
+        Link::in_range(a, b, Ipv4Addr::new(10, 200, 0, 0), 13)
+    }
+
+    /// Links `a` and `b` on a /30 from `base/prefix` (for addresses that must look global,
+    /// such as a simulated internet's: 198.18.0.0/15 is reserved for exactly such tests).
+    pub fn in_range(a: Option<&Netns>, b: &Netns, base: Ipv4Addr, prefix: u32) -> Link {
         let index = next_index();
         let pid = std::process::id();
-        // 10.200.0.0/13 holds 2^17 /30s: spread them by process and link.
-        let slot = (pid.wrapping_mul(64).wrapping_add(index)) % (1 << 17);
-        let base = u32::from(Ipv4Addr::new(10, 200, 0, 0)) + slot * 4;
+        // Spread the /30s by process and link; interface names stay unique across ranges.
+        let slots = 1u32 << (32 - prefix - 2);
+        let slot = (pid.wrapping_mul(64).wrapping_add(index)) % slots;
+        let base = u32::from(base) + slot * 4;
         let (a_ip, b_ip) = (Ipv4Addr::from(base + 1), Ipv4Addr::from(base + 2));
-        let a_name = format!("hba{}", slot);
-        let b_name = format!("hbb{}", slot);
+        let name = pid.wrapping_mul(64).wrapping_add(index) % (1 << 20);
+        let a_name = format!("hba{name}");
+        let b_name = format!("hbb{name}");
         ip(&[
             "link", "add", &a_name, "type", "veth", "peer", "name", &b_name,
         ]);

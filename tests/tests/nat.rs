@@ -8,10 +8,11 @@
 //! reachable from the public peers it dials (every real public node has some), never from the
 //! NAT'd peers that dial it.
 
+use handbill_node::config::RelayConfig;
 use handbill_protocol::api::{ConnectionKind, Status};
 use handbill_protocol::reachability::{AddressKind, Reachability};
 use handbill_tests::nat::{Host, Internet, NatKind, available};
-use handbill_tests::{Node, wait_for};
+use handbill_tests::{Node, relay_probe, wait_for};
 use std::time::Instant;
 
 /// Where every daemon listens for peers inside its namespace (TCP and QUIC on one port).
@@ -158,6 +159,10 @@ fn behind_endpoint_independent_nats_two_homes_punch_a_direct_connection() {
         status.addresses
     );
     assert!(
+        !status.reachability.relay_service,
+        "a node behind NAT never relays for others, relayed address or not"
+    );
+    assert!(
         status
             .addresses
             .iter()
@@ -223,11 +228,11 @@ fn behind_symmetric_nats_posts_flow_over_the_relay() {
     bob.wait_for_event(&hello);
     let reply = bob.post_text("and back over the relay");
     alice.wait_for_event(&reply);
-    assert_eq!(
-        link_to(&alice, &bob_peer),
-        Some(ConnectionKind::Relayed),
-        "random port mapping leaves no hole to punch"
-    );
+    // Random port mapping leaves no hole to punch. (The relay cuts circuits at its limits and
+    // the link is re-made through it, so poll rather than look once.)
+    wait_for("alice to reach bob through the relay", || {
+        (link_to(&alice, &bob_peer) == Some(ConnectionKind::Relayed)).then_some(())
+    });
     let relayed_rate = posts_per_second(&alice, &bob, 200, "relayed");
     measure(&format!(
         "nat symmetric: {relayed_rate:.0} posts/s alice -> bob over the relay"
@@ -239,5 +244,44 @@ fn behind_symmetric_nats_posts_flow_over_the_relay() {
     });
     let later = alice.post_text("still relayed");
     bob.wait_for_event(&later);
-    assert_eq!(link_to(&alice, &bob_peer), Some(ConnectionKind::Relayed));
+    assert_ne!(
+        link_to(&alice, &bob_peer),
+        Some(ConnectionKind::Direct),
+        "no direct connection through symmetric NATs"
+    );
+}
+
+#[test]
+fn a_relay_holds_its_per_peer_limits_against_a_greedy_peer() {
+    if skip_without_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut net = Internet::new();
+    let (_seed_host, _relay_host, public) = public_side(&mut net, dir.path());
+    let greedy = net.public_host("greedy");
+    let relay: libp2p::Multiaddr = public.relay_addr.parse().expect("relay address");
+    let limits = RelayConfig::default();
+
+    // Four connections from one peer, a reservation asked on each: the relay grants its
+    // per-peer number and refuses the rest, while holding the granted ones.
+    let granted = relay_probe::reservations(&greedy.ns, &relay, 4);
+    assert_eq!(granted, limits.reservations_per_peer);
+
+    // Eight circuits at once from one peer: the relay carries its per-peer number.
+    let carried = relay_probe::circuits(&greedy.ns, &relay, 8);
+    assert_eq!(carried, limits.circuits_per_peer);
+
+    // The relay still serves an honest node behind NAT.
+    let home = net.home_host("alice", NatKind::EndpointIndependent);
+    let (alice, _, _) = home_node(&home, dir.path(), "alice", &public.relay_addr);
+    let relay_peer = public.relay.status().peer_id;
+    wait_for("alice to hold a reservation on the relay", || {
+        alice
+            .status()
+            .reachability
+            .relays
+            .contains(&relay_peer)
+            .then_some(())
+    });
 }
