@@ -221,8 +221,24 @@ fn behind_symmetric_nats_posts_flow_over_the_relay() {
     let bob_host = net.home_host("bob", NatKind::Symmetric);
     let (alice, _, _) = home_node(&alice_host, dir.path(), "alice", &public.relay_addr);
     let (bob, _, _) = home_node(&bob_host, dir.path(), "bob", &public.relay_addr);
+    // Alice wrote before anyone followed her: Bob backfills her log over the relay, in the
+    // small batches a relayed link gets.
+    const EARLIER: u64 = 60;
+    for i in 0..EARLIER {
+        alice.post_text(&format!("written before bob came {i}"));
+    }
+    let since_follow = Instant::now();
     alice.follow(bob.author());
     bob.follow(alice.author());
+    let alice_author = alice.author();
+    wait_for("bob to backfill alice's log over the relay", || {
+        // Her posts and her follow of Bob.
+        (bob.log_of(&alice_author).0 > EARLIER).then_some(())
+    });
+    measure(&format!(
+        "nat symmetric: {EARLIER} earlier posts backfilled over the relay in {:.1}s after following",
+        since_follow.elapsed().as_secs_f64()
+    ));
     let bob_peer = bob.status().peer_id;
     let hello = alice.post_text("hello over the relay");
     bob.wait_for_event(&hello);
