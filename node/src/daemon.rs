@@ -1,7 +1,8 @@
 //! The daemon's event loop: carries libp2p events, API commands and time into the engine, and
 //! the engine's outputs out to the swarm. Every decision is the engine's; this only moves bytes.
 
-use crate::nat::{Nat, is_relayed};
+use crate::address_limits::Address;
+use crate::nat::{Nat, is_relayed, with_peer};
 use crate::network::{Behaviour, BehaviourEvent, provider_key, topic, topic_author};
 use crate::store::SledStore;
 use anyhow::{Context, Result};
@@ -211,24 +212,13 @@ fn ping_timed_out(failure: &libp2p::ping::Failure) -> bool {
     }
 }
 
-/// The relay a `/p2p-circuit` address goes through: the peer named just before `p2p-circuit`.
-fn relay_of(addr: &Multiaddr) -> Option<PeerId> {
-    let mut last = None;
-    for part in addr.iter() {
-        match part {
-            Protocol::P2p(peer) => last = Some(peer),
-            Protocol::P2pCircuit => return last,
-            _ => {}
-        }
-    }
-    None
-}
-
 /// The way to `peer` through the relay a `/p2p-circuit` address it announced names, built from
 /// this node's own address of the relay, or `None` unless the relay is another peer this node
 /// is directly connected to and the address ends in `peer`.
 fn relayed_way_to(peer: PeerId, announced: &Multiaddr, pending: &Pending) -> Option<Multiaddr> {
-    let relay = relay_of(announced)?;
+    let Some(Address::Relay(relay)) = Address::of(announced) else {
+        return None;
+    };
     if relay == peer || peer_of(announced) != Some(peer) || !pending.nat.has_direct_link(&relay) {
         return None;
     }
@@ -633,10 +623,7 @@ fn on_swarm_event(
 ) {
     match event {
         SwarmEvent::NewListenAddr { address, .. } => {
-            let full = match address.iter().last() {
-                Some(Protocol::P2p(_)) => address,
-                _ => address.with(Protocol::P2p(*swarm.local_peer_id())),
-            };
+            let full = with_peer(&address, *swarm.local_peer_id());
             tracing::info!("listening on {full}");
             let full = full.to_string();
             let mut net = shared.net();
@@ -648,11 +635,7 @@ fn on_swarm_event(
             pending.net_changed = true;
         }
         SwarmEvent::ExpiredListenAddr { address, .. } => {
-            let local = *swarm.local_peer_id();
-            let full = match address.iter().last() {
-                Some(Protocol::P2p(_)) => address,
-                _ => address.with(Protocol::P2p(local)),
-            };
+            let full = with_peer(&address, *swarm.local_peer_id());
             shared.net().listen_addrs.retain(|a| *a != full.to_string());
             pending.net_changed = true;
         }
@@ -667,11 +650,8 @@ fn on_swarm_event(
             // The swarm reports a closed listener's addresses here, not as expired ones.
             let local = *swarm.local_peer_id();
             let gone: Vec<String> = addresses
-                .into_iter()
-                .map(|a| match a.iter().last() {
-                    Some(Protocol::P2p(_)) => a.to_string(),
-                    _ => a.with(Protocol::P2p(local)).to_string(),
-                })
+                .iter()
+                .map(|a| with_peer(a, local).to_string())
                 .collect();
             shared.net().listen_addrs.retain(|a| !gone.contains(a));
             pending.nat.listener_closed(listener_id, now());
@@ -679,12 +659,16 @@ fn on_swarm_event(
         }
         SwarmEvent::ExternalAddrConfirmed { address } => {
             tracing::info!("reachable at {address}");
+            let before = pending.nat.verdict();
             // Announcements made before carry no way to reach this node.
             if pending
                 .nat
                 .external_confirmed(&address, *swarm.local_peer_id(), now())
             {
                 engine.handle_addresses_changed();
+            }
+            if pending.nat.verdict() != before {
+                tracing::info!("reachability: {}", pending.nat.verdict());
             }
             pending.net_changed = true;
         }
@@ -918,20 +902,15 @@ fn on_behaviour_event(
             tracing::info!(%peer, "ping timed out; closing the connection: {failure}");
             swarm.close_connection(connection);
         }
+        // A success also arrives as `ExternalAddrConfirmed`, which is where it is counted.
         BehaviourEvent::AutonatClient(autonat::v2::client::Event {
             tested_addr,
             server,
-            result,
+            result: Err(e),
             ..
         }) => {
-            let changed = match result {
-                Ok(()) => pending.nat.confirmed(&tested_addr, now()),
-                Err(e) => {
-                    tracing::info!(%server, "{tested_addr} is not reachable from outside: {e}");
-                    pending.nat.failed(&tested_addr, now())
-                }
-            };
-            if changed {
+            tracing::info!(%server, "{tested_addr} is not reachable from outside: {e}");
+            if pending.nat.failed(&tested_addr, now()) {
                 tracing::info!("reachability: {}", pending.nat.verdict());
             }
             pending.net_changed = true;

@@ -68,15 +68,6 @@ impl Nat {
         self.reachability.verdict()
     }
 
-    /// An AutoNAT dial-back to `addr` arrived. Returns whether the verdict changed.
-    pub fn confirmed(&mut self, addr: &Multiaddr, now: Timestamp) -> bool {
-        let text = addr.to_string();
-        if !testable(addr) || !confirms_public(&text) {
-            return false;
-        }
-        self.reachability.confirmed(text, now)
-    }
-
     /// Peers observed this node at `addr` (an AutoNAT candidate). Returns whether the verdict
     /// changed.
     pub fn candidate(&mut self, addr: &Multiaddr, now: Timestamp) -> bool {
@@ -103,7 +94,8 @@ impl Nat {
         self.reachability.failed(addr.to_string(), now)
     }
 
-    /// The swarm confirmed an external address (AutoNAT, or a relay accepting a reservation).
+    /// The swarm confirmed an external address: an AutoNAT dial-back arrived (libp2p's client
+    /// reports its successes only this way), or a relay accepted a reservation.
     /// Returns whether this node has a new address to announce. A LAN address confirmed by a
     /// neighbour is not one: it says nothing of the NAT in front of the LAN.
     pub fn external_confirmed(&mut self, addr: &Multiaddr, local: PeerId, now: Timestamp) -> bool {
@@ -293,7 +285,7 @@ fn testable(addr: &Multiaddr) -> bool {
 }
 
 /// `addr` ending in `/p2p/local` (added when missing).
-fn with_peer(addr: &Multiaddr, local: PeerId) -> Multiaddr {
+pub fn with_peer(addr: &Multiaddr, local: PeerId) -> Multiaddr {
     match addr.iter().last() {
         Some(Protocol::P2p(_)) => addr.clone(),
         _ => addr.clone().with(Protocol::P2p(local)),

@@ -42,6 +42,17 @@ enum Outcome {
     Refused,
 }
 
+/// Runs `work` to completion on a runtime of its own, on a thread inside `ns`.
+fn in_namespace<T: Send>(ns: &Netns, work: impl std::future::Future<Output = T> + Send) -> T {
+    ns.run(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("probe runtime")
+            .block_on(work)
+    })
+}
+
 /// How long a request may take before it counts as refused.
 const ANSWER_WITHIN: Duration = Duration::from_secs(30);
 
@@ -51,54 +62,48 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(30);
 /// connections per peer (4), so that only the reservation limit refuses.
 pub fn reservations(ns: &Netns, relay: &Multiaddr, attempts: usize) -> usize {
     let relay = relay.clone();
-    ns.run(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("probe runtime");
-        runtime.block_on(async move {
-            let key = identity::Keypair::generate_ed25519();
-            let (report, mut reports) = mpsc::unbounded_channel();
-            let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
-            for _ in 0..attempts {
-                let mut swarm = swarm(key.clone());
-                let report = report.clone();
-                let mut stopped = stop.subscribe();
-                let circuit = relay.clone().with(Protocol::P2pCircuit);
-                tokio::spawn(async move {
-                    let listener = swarm.listen_on(circuit).expect("listening on the relay");
-                    let mut reported = false;
-                    let deadline = tokio::time::sleep(ANSWER_WITHIN);
-                    tokio::pin!(deadline);
-                    loop {
-                        tokio::select! {
-                            event = swarm.select_next_some() => {
-                                if let Some(outcome) = reservation_outcome(&event, listener)
-                                    && !reported
-                                {
-                                    reported = true;
-                                    let _ = report.send(outcome);
-                                }
-                            }
-                            () = &mut deadline, if !reported => {
+    in_namespace(ns, async move {
+        let key = identity::Keypair::generate_ed25519();
+        let (report, mut reports) = mpsc::unbounded_channel();
+        let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
+        for _ in 0..attempts {
+            let mut swarm = swarm(key.clone());
+            let report = report.clone();
+            let mut stopped = stop.subscribe();
+            let circuit = relay.clone().with(Protocol::P2pCircuit);
+            tokio::spawn(async move {
+                let listener = swarm.listen_on(circuit).expect("listening on the relay");
+                let mut reported = false;
+                let deadline = tokio::time::sleep(ANSWER_WITHIN);
+                tokio::pin!(deadline);
+                loop {
+                    tokio::select! {
+                        event = swarm.select_next_some() => {
+                            if let Some(outcome) = reservation_outcome(&event, listener)
+                                && !reported
+                            {
                                 reported = true;
-                                let _ = report.send(Outcome::Refused);
+                                let _ = report.send(outcome);
                             }
-                            _ = stopped.recv() => break,
                         }
+                        () = &mut deadline, if !reported => {
+                            reported = true;
+                            let _ = report.send(Outcome::Refused);
+                        }
+                        _ = stopped.recv() => break,
                     }
-                });
-            }
-            drop(report);
-            let mut granted = 0;
-            for _ in 0..attempts {
-                if let Some(Outcome::Granted) = reports.recv().await {
-                    granted += 1;
                 }
+            });
+        }
+        drop(report);
+        let mut granted = 0;
+        for _ in 0..attempts {
+            if let Some(Outcome::Granted) = reports.recv().await {
+                granted += 1;
             }
-            let _ = stop.send(());
-            granted
-        })
+        }
+        let _ = stop.send(());
+        granted
     })
 }
 
@@ -119,85 +124,77 @@ fn reservation_outcome(event: &SwarmEvent<ProbeEvent>, listener: ListenerId) -> 
 /// while all were held.
 pub fn circuits(ns: &Netns, relay: &Multiaddr, attempts: usize) -> usize {
     let relay = relay.clone();
-    ns.run(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("probe runtime");
-        runtime.block_on(async move {
-            // The destination: one reservation, then it accepts whatever arrives.
-            let mut destination = swarm(identity::Keypair::generate_ed25519());
-            let destination_id = *destination.local_peer_id();
-            let listener = destination
-                .listen_on(relay.clone().with(Protocol::P2pCircuit))
-                .expect("listening on the relay");
-            let reserved = tokio::time::timeout(ANSWER_WITHIN, async {
-                loop {
-                    if let Some(outcome) =
-                        reservation_outcome(&destination.select_next_some().await, listener)
-                    {
-                        return outcome;
-                    }
+    in_namespace(ns, async move {
+        // The destination: one reservation, then it accepts whatever arrives.
+        let mut destination = swarm(identity::Keypair::generate_ed25519());
+        let destination_id = *destination.local_peer_id();
+        let listener = destination
+            .listen_on(relay.clone().with(Protocol::P2pCircuit))
+            .expect("listening on the relay");
+        let reserved = tokio::time::timeout(ANSWER_WITHIN, async {
+            loop {
+                if let Some(outcome) =
+                    reservation_outcome(&destination.select_next_some().await, listener)
+                {
+                    return outcome;
                 }
-            })
-            .await;
-            assert!(
-                matches!(reserved, Ok(Outcome::Granted)),
-                "the destination's reservation: {reserved:?}"
-            );
-            tokio::spawn(async move {
-                loop {
-                    destination.select_next_some().await;
-                }
-            });
-
-            // The source connects to the relay first, so every circuit asks over that one
-            // connection (and the relay's per-peer connection cap plays no part).
-            let mut source = swarm(identity::Keypair::generate_ed25519());
-            source.dial(relay.clone()).expect("dialling the relay");
-            tokio::time::timeout(ANSWER_WITHIN, async {
-                loop {
-                    if let SwarmEvent::ConnectionEstablished { .. } =
-                        source.select_next_some().await
-                    {
-                        return;
-                    }
-                }
-            })
-            .await
-            .expect("the source connects to the relay");
-            let target = relay
-                .clone()
-                .with(Protocol::P2pCircuit)
-                .with(Protocol::P2p(destination_id));
-            for _ in 0..attempts {
-                let opts = DialOpts::peer_id(destination_id)
-                    .addresses(vec![target.clone()])
-                    .condition(PeerCondition::Always)
-                    .build();
-                source.dial(opts).expect("dialling through the relay");
             }
-            let mut granted = 0;
-            let mut answered = 0;
-            let _ = tokio::time::timeout(ANSWER_WITHIN, async {
-                while answered < attempts {
-                    match source.select_next_some().await {
-                        SwarmEvent::ConnectionEstablished { peer_id, .. }
-                            if peer_id == destination_id =>
-                        {
-                            granted += 1;
-                            answered += 1;
-                        }
-                        SwarmEvent::OutgoingConnectionError {
-                            peer_id: Some(peer),
-                            ..
-                        } if peer == destination_id => answered += 1,
-                        _ => {}
-                    }
-                }
-            })
-            .await;
-            granted
         })
+        .await;
+        assert!(
+            matches!(reserved, Ok(Outcome::Granted)),
+            "the destination's reservation: {reserved:?}"
+        );
+        tokio::spawn(async move {
+            loop {
+                destination.select_next_some().await;
+            }
+        });
+
+        // The source connects to the relay first, so every circuit asks over that one
+        // connection (and the relay's per-peer connection cap plays no part).
+        let mut source = swarm(identity::Keypair::generate_ed25519());
+        source.dial(relay.clone()).expect("dialling the relay");
+        tokio::time::timeout(ANSWER_WITHIN, async {
+            loop {
+                if let SwarmEvent::ConnectionEstablished { .. } = source.select_next_some().await {
+                    return;
+                }
+            }
+        })
+        .await
+        .expect("the source connects to the relay");
+        let target = relay
+            .clone()
+            .with(Protocol::P2pCircuit)
+            .with(Protocol::P2p(destination_id));
+        for _ in 0..attempts {
+            let opts = DialOpts::peer_id(destination_id)
+                .addresses(vec![target.clone()])
+                .condition(PeerCondition::Always)
+                .build();
+            source.dial(opts).expect("dialling through the relay");
+        }
+        let mut granted = 0;
+        let mut answered = 0;
+        let _ = tokio::time::timeout(ANSWER_WITHIN, async {
+            while answered < attempts {
+                match source.select_next_some().await {
+                    SwarmEvent::ConnectionEstablished { peer_id, .. }
+                        if peer_id == destination_id =>
+                    {
+                        granted += 1;
+                        answered += 1;
+                    }
+                    SwarmEvent::OutgoingConnectionError {
+                        peer_id: Some(peer),
+                        ..
+                    } if peer == destination_id => answered += 1,
+                    _ => {}
+                }
+            }
+        })
+        .await;
+        granted
     })
 }
