@@ -181,6 +181,18 @@ pub enum Command {
         #[command(subcommand)]
         command: HostPolicyCommand,
     },
+    /// Open the web app in your browser, signed in with a one-time link (valid once, for a
+    /// minute; the API token never leaves this machine's files).
+    Open {
+        /// Print the link instead of opening a browser (to open it elsewhere on this machine).
+        #[arg(long)]
+        print: bool,
+    },
+    /// Browser sessions of the web app: list them, or end one.
+    Sessions {
+        #[command(subcommand)]
+        command: Option<SessionsCommand>,
+    },
     /// Print shell completions.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -397,6 +409,17 @@ pub enum ListCommand {
         /// The list's owner.
         #[arg(long)]
         owner: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SessionsCommand {
+    /// List browser sessions, most recently used first (the default).
+    List,
+    /// End a browser session: its next request is refused and it must sign in again.
+    Revoke {
+        /// The session id (or a unique prefix), as `handbill sessions` shows it.
+        id: String,
     },
 }
 

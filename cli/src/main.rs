@@ -17,6 +17,7 @@ mod people;
 mod posting;
 mod reading;
 mod render;
+mod web;
 
 use anyhow::Result;
 use args::{Cli, Command};
@@ -122,6 +123,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Unmute(args) => moderation::unmute(&api, json, args.author, args.word, args.tag),
         Command::List { command } => moderation::list(&api, json, command),
         Command::HostPolicy { command } => moderation::host_policy(&api, json, command),
+        Command::Open { print } => web::open(&api, json, print),
+        Command::Sessions { command } => web::sessions(&api, json, command),
     }
 }
 

@@ -27,8 +27,10 @@ mdns = false
 # the peers above, those you connect to, and those that connect to it.
 discover = true
 
-# Port of the local HTTP API on 127.0.0.1. 0 picks a free port at every start; the chosen
-# address is written to api.addr in the home directory.
+# Port of the local HTTP API and the web app (`handbill open`) on 127.0.0.1, also written to
+# api.addr in the home directory. The first start picks a free port and records it here, so
+# the app's address, and with it the browser's sign-in, stays the same across restarts.
+# 0 (or --api-port 0) picks a new port at every start.
 api_port = 0
 
 # Events from strangers (authors this node does not host) are kept only when they concern an
@@ -210,18 +212,37 @@ impl FileConfig {
 /// Sets the `listen` addresses in the config file at `path`, keeping the rest of it (comments
 /// included): the default file's `listen = []` line is replaced.
 pub fn record_listen(path: &Path, addrs: &[String]) -> Result<()> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let quoted: Vec<String> = addrs
         .iter()
         .map(|a| toml::Value::String(a.clone()).to_string())
         .collect();
-    let line = format!("listen = [{}]", quoted.join(", "));
+    record_setting(path, "listen", &format!("[{}]", quoted.join(", ")))
+        .with_context(|| format!("recording the listen addresses {addrs:?}"))
+}
+
+/// Sets the API port in the config file at `path`, keeping the rest of it.
+pub fn record_api_port(path: &Path, port: u16) -> Result<()> {
+    record_setting(path, "api_port", &port.to_string())
+        .with_context(|| format!("recording api_port = {port}"))
+}
+
+/// Replaces the top-level `key = …` line of the config file at `path` with `key = value`
+/// (adding it at the top if absent), checks that the result still parses, and writes it.
+fn record_setting(path: &Path, key: &str, value: &str) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let line = format!("{key} = {value}");
     let mut replaced = false;
+    let mut in_table = false;
     let lines: Vec<String> = text
         .lines()
         .map(|l| {
-            if !replaced && l.trim_start().starts_with("listen =") {
+            let trimmed = l.trim_start();
+            in_table |= trimmed.starts_with('[');
+            let is_key = trimmed
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='));
+            if !replaced && !in_table && is_key {
                 replaced = true;
                 line.clone()
             } else {
@@ -233,9 +254,11 @@ pub fn record_listen(path: &Path, addrs: &[String]) -> Result<()> {
     if !replaced {
         text = format!("{line}\n{text}");
     }
-    toml::from_str::<FileConfig>(&text)
-        .with_context(|| format!("the listen addresses {addrs:?}"))?;
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    toml::from_str::<FileConfig>(&text).context("the changed config does not parse")?;
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 #[cfg(test)]
@@ -265,5 +288,19 @@ mod tests {
         assert_eq!(loaded.listen_addrs(), addrs);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("# Addresses to listen on."));
+    }
+
+    #[test]
+    fn recorded_api_port_is_read_back_and_tables_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, DEFAULT_CONFIG).unwrap();
+        record_api_port(&path, 23456).unwrap();
+        let loaded = FileConfig::load(&path).unwrap();
+        assert_eq!(loaded.api_port, 23456);
+        assert_eq!(loaded.relay.circuits, FileConfig::default().relay.circuits);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches("api_port =").count(), 1, "{text}");
+        assert!(text.contains("# 0 (or --api-port 0)"));
     }
 }

@@ -8,6 +8,7 @@
 //! HOME/store/        the sled database
 //! HOME/api.addr      where the local API listens (written at start)
 //! HOME/api.token     the API's bearer token (0600, new at every start)
+//! HOME/sessions.json the web app's browser sessions, hashed secrets only (0600)
 //! HOME/daemon.lock   held by the running daemon
 //! ```
 
@@ -67,6 +68,11 @@ impl Home {
     pub fn api_token(&self) -> PathBuf {
         self.root.join("api.token")
     }
+    /// HOME/sessions.json.
+    pub fn sessions(&self) -> PathBuf {
+        self.root.join("sessions.json")
+    }
+
     /// The daemon lock file.
     pub fn lock(&self) -> PathBuf {
         self.root.join("daemon.lock")
@@ -151,14 +157,20 @@ impl Home {
         let mut bytes = [0u8; 32];
         OsRng.fill_bytes(&mut bytes);
         let token = hex::encode(bytes);
-        let path = self.api_token();
-        // Replace atomically so a reader never sees a half-written token.
-        let tmp = self.root.join("api.token.tmp");
-        let _ = fs::remove_file(&tmp);
-        write_secret(&tmp, token.as_bytes())?;
-        fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        replace_secret(&self.api_token(), token.as_bytes())?;
         Ok(token)
     }
+}
+
+/// Replaces `path` atomically with a 0600 file holding `bytes`, so a reader never sees a
+/// half-written secret and a crash leaves the old one.
+pub fn replace_secret(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let _ = fs::remove_file(&tmp);
+    write_secret(&tmp, bytes)?;
+    fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Creates `path` with mode 0600 and writes `bytes`, failing if it exists.

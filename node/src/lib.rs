@@ -11,3 +11,4 @@ pub mod home;
 pub mod nat;
 pub mod network;
 pub mod store;
+pub mod web;

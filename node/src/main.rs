@@ -7,7 +7,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use handbill_node::home::Home;
-use handbill_node::{api, config, daemon, network, store};
+use handbill_node::{api, config, daemon, network, store, web};
 use handbill_protocol::engine::{Engine, EngineConfig, ReputationLimits};
 use libp2p::{Multiaddr, Transport, identity, noise, tcp, yamux};
 use std::path::PathBuf;
@@ -42,7 +42,8 @@ struct Args {
     #[arg(long, env = "HANDBILL_NO_DISCOVER")]
     no_discover: bool,
 
-    /// Port of the local API on 127.0.0.1 (0 picks a free one).
+    /// Port of the local API and web app on 127.0.0.1 (0 picks a new one at every start;
+    /// without this, the port recorded in config.toml, chosen on the first start).
     #[arg(long, env = "HANDBILL_API_PORT")]
     api_port: Option<u16>,
 
@@ -212,10 +213,34 @@ async fn run(args: Args) -> Result<()> {
     let peer_id = *swarm.local_peer_id();
 
     let (shared, inbox) = daemon::Shared::new();
-    let api_port = args.api_port.unwrap_or(file.api_port);
-    let listener = api_listener(api_port)
-        .with_context(|| format!("binding the local API on 127.0.0.1:{api_port}"))?;
+    let listener = match args.api_port {
+        Some(port) => api_listener(port)
+            .with_context(|| format!("binding the local API on 127.0.0.1:{port} (--api-port)"))?,
+        None if file.api_port != 0 => api_listener(file.api_port).with_context(|| {
+            format!(
+                "binding the local API on 127.0.0.1:{port}: another program holds the port. \
+                 Stop it, or set another api_port in {config} (the web app's address changes \
+                 with it, so browsers sign in again)",
+                port = file.api_port,
+                config = home.config().display()
+            )
+        })?,
+        None => {
+            let listener = first_api_listener().context("binding the local API on 127.0.0.1")?;
+            let port = listener
+                .local_addr()
+                .context("reading the API address")?
+                .port();
+            config::record_api_port(&home.config(), port)?;
+            listener
+        }
+    };
     let api_addr = listener.local_addr().context("reading the API address")?;
+    let web = web::Web::new(
+        web::SessionStore::open(home.sessions(), daemon::now())?,
+        api_addr.port(),
+        &author,
+    );
     let token = home.new_api_token()?;
     let tmp = home.root().join("api.addr.tmp");
     std::fs::write(&tmp, format!("http://{api_addr}\n"))
@@ -230,6 +255,7 @@ async fn run(args: Args) -> Result<()> {
     let state = api::ApiState {
         shared: Arc::clone(&shared),
         token: Arc::new(token),
+        web: Arc::new(web),
     };
     let server = tokio::spawn(api::serve::serve(
         listener,
@@ -267,10 +293,26 @@ async fn run(args: Args) -> Result<()> {
 /// The API's listening socket on loopback. A deep accept queue: under a connection flood the
 /// kernel drops connection attempts once the queue is full, and the owner's would then wait
 /// for a SYN retransmit (a second or more) instead of a turn of the accept loop.
+/// SO_REUSEADDR lets a restarted daemon take its port back while the last run's connections
+/// linger in TIME_WAIT; a port another socket listens on still fails to bind.
 fn api_listener(port: u16) -> std::io::Result<tokio::net::TcpListener> {
     let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
     socket.bind((std::net::Ipv4Addr::LOCALHOST, port).into())?;
     socket.listen(4096)
+}
+
+/// The first start's API listener: a free port below Linux's ephemeral range (32768 and up),
+/// so that no outgoing connection holds it when the daemon restarts.
+fn first_api_listener() -> std::io::Result<tokio::net::TcpListener> {
+    use rand_core::{OsRng, RngCore};
+    for _ in 0..64 {
+        let port = 20_000 + (OsRng.next_u32() % 12_000) as u16;
+        if let Ok(listener) = api_listener(port) {
+            return Ok(listener);
+        }
+    }
+    api_listener(0)
 }
 
 /// Raises the soft limit on open files to the hard one: connection pools bound what the node

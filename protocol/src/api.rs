@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 mod social;
+mod web;
 
 pub use social::*;
+pub use web::*;
 
 /// The version prefix of every API path.
 pub const API_PREFIX: &str = "/v1";

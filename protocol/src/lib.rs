@@ -24,6 +24,7 @@ pub mod reachability;
 pub mod relations;
 pub mod resolve;
 pub mod search;
+pub mod sessions;
 pub mod signature;
 pub mod store;
 pub mod time;

@@ -4,6 +4,7 @@
 //! Tests never sleep to synchronise and never use fixed ports; every daemon is killed when its
 //! [`Node`] is dropped, so a failing test leaves nothing running.
 
+pub mod browser;
 pub mod hostile;
 pub mod nat;
 pub mod netns;

@@ -1,23 +1,28 @@
-//! The guard every request passes: no web-page origins, a loopback Host, the bearer token;
-//! then the connection's pool (see `serve`).
+//! The guard every request passes: no pages but the app's own, a loopback Host, then a
+//! credential (the bearer token, or a browser session held to the app's origin and its CSRF
+//! token); then the connection's pool (see `serve`).
 
-use super::{ApiState, Failure, serve};
+use super::{ApiState, Caller, Failure, serve};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use handbill_protocol::sessions::{BrowserRefusal, BrowserRequest, judge_browser_request};
 use std::sync::Arc;
 
-/// Refuses browser-originated and non-loopback requests, then checks the token.
-pub(super) async fn guard(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+/// The header the web app sends its session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-handbill-csrf";
+
+/// Refuses other pages and non-loopback hosts, then finds who is calling.
+pub(super) async fn guard(
+    State(state): State<ApiState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let headers = request.headers();
-    if headers.contains_key(header::ORIGIN) {
-        return Failure(
-            StatusCode::FORBIDDEN,
-            "forbidden_origin",
-            "requests from web pages are refused".into(),
-        )
-        .into_response();
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if headers.contains_key(header::ORIGIN) && origin != Some(state.web.origin.as_str()) {
+        return forbidden_origin();
     }
     if !host_is_loopback(headers) {
         return Failure(
@@ -27,18 +32,46 @@ pub(super) async fn guard(State(state): State<ApiState>, request: Request, next:
         )
         .into_response();
     }
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if !presented.is_some_and(|t| constant_time_eq(t.as_bytes(), state.token.as_bytes())) {
-        return Failure(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or wrong API token (see api.token in the node's home)".into(),
-        )
-        .into_response();
-    }
+    let caller = match bearer(headers) {
+        // The token is for the CLI and scripts: a page, even the app's, never presents it.
+        Some(_) if origin.is_some() => return forbidden_origin(),
+        Some(presented) => {
+            if !constant_time_eq(presented.as_bytes(), state.token.as_bytes()) {
+                return unauthorized();
+            }
+            Caller::Owner
+        }
+        None => {
+            let Some(session) = state.web.session_of(headers, crate::daemon::now()) else {
+                return unauthorized();
+            };
+            let browser = BrowserRequest {
+                changes_state: !matches!(
+                    *request.method(),
+                    Method::GET | Method::HEAD | Method::OPTIONS
+                ),
+                origin,
+                fetch_site: headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+                csrf: headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()),
+            };
+            match judge_browser_request(browser, &state.web.origin, &session) {
+                Ok(()) => Caller::Browser(session),
+                Err(refusal @ BrowserRefusal::CrossOrigin) => {
+                    return Failure(
+                        StatusCode::FORBIDDEN,
+                        "forbidden_origin",
+                        refusal.to_string(),
+                    )
+                    .into_response();
+                }
+                Err(refusal @ BrowserRefusal::MissingCsrf) => {
+                    return Failure(StatusCode::FORBIDDEN, "csrf", refusal.to_string())
+                        .into_response();
+                }
+            }
+        }
+    };
+    request.extensions_mut().insert(caller);
     // Served through `serve::serve`, every request knows its connection; the router alone
     // (in unit tests) has none and no pools to keep.
     let Some(connection) = request
@@ -68,6 +101,33 @@ pub(super) async fn guard(State(state): State<ApiState>, request: Request, next:
         );
     }
     response
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+fn forbidden_origin() -> Response {
+    Failure(
+        StatusCode::FORBIDDEN,
+        "forbidden_origin",
+        "requests from web pages other than this node's app are refused".into(),
+    )
+    .into_response()
+}
+
+fn unauthorized() -> Response {
+    Failure(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "missing or wrong credentials: scripts use the token in api.token in the node's home; \
+         a browser signs in with the link `handbill open` gives"
+            .into(),
+    )
+    .into_response()
 }
 
 fn host_is_loopback(headers: &HeaderMap) -> bool {

@@ -1,7 +1,9 @@
-//! The local HTTP API: JSON over loopback, with a bearer token, for the CLI and local apps.
+//! The local HTTP API: JSON over loopback, for the CLI and scripts (with the bearer token) and
+//! for the web app (with a browser session, see `crate::web`).
 //!
-//! Requests carrying an `Origin` header (a browser page trying to reach the daemon) or a `Host`
-//! that is not loopback (DNS rebinding) are refused before the token is even looked at.
+//! Requests from web pages other than the app (an `Origin` or `Sec-Fetch-Site` that is not the
+//! app's own) or with a `Host` that is not loopback (DNS rebinding) are refused before any
+//! credential is looked at.
 
 mod events;
 mod extract;
@@ -11,6 +13,7 @@ mod host_policy;
 mod moderation;
 mod node;
 pub mod serve;
+mod sessions;
 mod social;
 mod stream;
 
@@ -34,6 +37,17 @@ pub struct ApiState {
     pub shared: Arc<Shared>,
     /// The bearer token clients must present.
     pub token: Arc<String>,
+    /// The web app's sessions and origin.
+    pub web: Arc<crate::web::Web>,
+}
+
+/// Who made a request, as the guard found.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    /// The owner's CLI or a script, with the token.
+    Owner,
+    /// The web app, with this browser session.
+    Browser(handbill_protocol::sessions::Session),
 }
 
 impl ApiState {
@@ -147,8 +161,16 @@ impl From<handbill_protocol::engine::CommandError> for Failure {
 
 type ApiResult<T> = Result<Json<T>, Failure>;
 
-/// Builds the router.
+/// Builds the router: the API behind the guard, and the web app's pages.
 pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .merge(api_routes(state.clone()))
+        .merge(crate::web::routes())
+        .layer(middleware::from_fn(crate::web::security_headers))
+        .with_state(state)
+}
+
+fn api_routes(state: ApiState) -> Router<ApiState> {
     Router::new()
         .route("/v1/status", get(node::status))
         .route("/v1/connect", post(node::connect))
@@ -199,9 +221,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/feeds/{feed}", get(moderation::feed_declaration))
         .route("/v1/lists", get(moderation::own_lists))
         .route("/v1/stream", get(stream::stream))
+        .route(
+            "/v1/session",
+            get(sessions::current).delete(sessions::sign_out),
+        )
+        .route("/v1/sessions", get(sessions::list))
+        .route("/v1/sessions/code", post(sessions::code))
+        .route("/v1/sessions/{id}", delete(sessions::revoke))
         .fallback(|| async { Failure::not_found("no such API endpoint") })
-        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
-        .with_state(state)
+        .layer(middleware::from_fn_with_state(state, guard::guard))
 }
 
 /// Parses an id from a path segment.

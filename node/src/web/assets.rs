@@ -1,0 +1,149 @@
+//! The app's files, embedded at build time (no CDN, no runtime download, no Node toolchain),
+//! served with validators so a browser re-downloads them only when the daemon changed.
+
+use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use std::sync::OnceLock;
+
+/// One embedded file.
+struct Asset {
+    path: &'static str,
+    mime: &'static str,
+    body: &'static [u8],
+}
+
+macro_rules! asset {
+    ($path:literal, $mime:literal) => {
+        Asset {
+            path: $path,
+            mime: $mime,
+            body: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/web/", $path)),
+        }
+    };
+}
+
+/// Everything under `/app/`, and the page at `/`.
+static ASSETS: &[Asset] = &[
+    asset!("index.html", "text/html; charset=utf-8"),
+    asset!("app.css", "text/css; charset=utf-8"),
+    asset!("icon.svg", "image/svg+xml"),
+    asset!("js/main.js", "text/javascript; charset=utf-8"),
+    asset!("js/api.js", "text/javascript; charset=utf-8"),
+    asset!("js/ui.js", "text/javascript; charset=utf-8"),
+    asset!("js/items.js", "text/javascript; charset=utf-8"),
+    asset!("js/compose.js", "text/javascript; charset=utf-8"),
+    asset!("js/feeds.js", "text/javascript; charset=utf-8"),
+    asset!("js/moderation.js", "text/javascript; charset=utf-8"),
+    asset!("js/node.js", "text/javascript; charset=utf-8"),
+];
+
+/// The bytes a first visit downloads: every embedded file.
+pub fn page_weight() -> usize {
+    ASSETS.iter().map(|a| a.body.len()).sum()
+}
+
+/// An ETag per build: the hash of every asset together.
+fn etag() -> &'static HeaderValue {
+    static ETAG: OnceLock<HeaderValue> = OnceLock::new();
+    ETAG.get_or_init(|| {
+        let mut hasher = blake3::Hasher::new();
+        for a in ASSETS {
+            hasher.update(a.path.as_bytes());
+            hasher.update(a.body);
+        }
+        let hex = hasher.finalize().to_hex();
+        HeaderValue::from_str(&format!("\"{}\"", &hex[..16]))
+            .unwrap_or(HeaderValue::from_static("\"0\""))
+    })
+}
+
+fn serve(path: &str, headers: &HeaderMap) -> Response {
+    let Some(asset) = ASSETS.iter().find(|a| a.path == path) else {
+        return (StatusCode::NOT_FOUND, "no such file in the app").into_response();
+    };
+    let etag = etag();
+    let cache = (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if headers.get(header::IF_NONE_MATCH) == Some(etag) {
+        return (
+            StatusCode::NOT_MODIFIED,
+            [cache, (header::ETAG, etag.clone())],
+        )
+            .into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(asset.mime)),
+            cache,
+            (header::ETAG, etag.clone()),
+        ],
+        asset.body,
+    )
+        .into_response()
+}
+
+/// `GET /`.
+pub(super) async fn index(headers: HeaderMap) -> Response {
+    serve("index.html", &headers)
+}
+
+/// `GET /app/{file}`.
+pub(super) async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    serve(&file, &headers)
+}
+
+/// The page a refused sign-in shows: what happened and what to do next.
+pub(super) fn sign_in_refused(reason: &str) -> Response {
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Sign-in refused · Handbill</title><link rel=\"stylesheet\" href=\"/app/app.css\">\
+         </head><body><main class=\"signin\"><h1>Sign-in refused</h1><p>{}.</p>\
+         <p>Sign-in links work once, for a minute. Get a new one in a terminal:</p>\
+         <pre>handbill open</pre></main></body></html>",
+        escape(reason)
+    );
+    let mut response = (StatusCode::FORBIDDEN, Html(page)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_script_the_page_loads_is_embedded() {
+        let index = std::str::from_utf8(ASSETS[0].body).unwrap();
+        let main =
+            std::str::from_utf8(ASSETS.iter().find(|a| a.path == "js/main.js").unwrap().body)
+                .unwrap();
+        assert!(index.contains("/app/js/main.js"));
+        for a in ASSETS.iter().filter(|a| a.path.ends_with(".js")) {
+            let name = a.path.trim_start_matches("js/");
+            let imported = ASSETS.iter().any(|b| {
+                std::str::from_utf8(b.body)
+                    .unwrap()
+                    .contains(&format!("./{name}"))
+            });
+            assert!(
+                name == "main.js" || imported,
+                "{name} is embedded but nothing imports it"
+            );
+        }
+        assert!(
+            !index.contains("<script>"),
+            "no inline scripts (the CSP forbids them)"
+        );
+        assert!(main.len() > 100);
+    }
+}

@@ -1,0 +1,147 @@
+//! The browser sessions of the web app, kept in `HOME/sessions.json` (hashes only, 0600).
+
+use crate::home::replace_secret;
+use anyhow::{Context, Result};
+use handbill_protocol::Timestamp;
+use handbill_protocol::sessions::{
+    Authenticated, Opened, RevokeError, Session, SessionBook, SignInError,
+};
+use rand_core::{OsRng, RngCore};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// The session book and the file it is saved to.
+pub struct SessionStore {
+    book: Mutex<SessionBook>,
+    path: PathBuf,
+}
+
+impl SessionStore {
+    /// Loads the sessions saved at `path` (none if the file is missing).
+    pub fn open(path: PathBuf, now: Timestamp) -> Result<SessionStore> {
+        let sessions: Vec<Session> = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
+                format!(
+                    "parsing {} (delete it to sign out every browser)",
+                    path.display()
+                )
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        Ok(SessionStore {
+            book: Mutex::new(SessionBook::new(sessions, now)),
+            path,
+        })
+    }
+
+    /// A new one-time sign-in code and when it expires.
+    pub fn issue_code(&self, now: Timestamp) -> (String, Timestamp) {
+        let mut random = [0u8; 32];
+        OsRng.fill_bytes(&mut random);
+        self.lock().issue_code(random, now)
+    }
+
+    /// Trades a code for a session, saved before it is handed out.
+    pub fn redeem(&self, code: &str, agent: &str, now: Timestamp) -> Result<Opened, RedeemError> {
+        let mut random = [0u8; 64];
+        OsRng.fill_bytes(&mut random);
+        let mut book = self.lock();
+        let opened = book.redeem(code, random, agent, now)?;
+        self.save(&book).map_err(RedeemError::Save)?;
+        Ok(opened)
+    }
+
+    /// The live session a cookie's secret opens.
+    pub fn authenticate(&self, secret: &str, now: Timestamp) -> Option<Session> {
+        let mut book = self.lock();
+        let Authenticated { session, persist } = book.authenticate(secret, now)?;
+        if persist {
+            // Only the last-use time is at stake: losing it shortens an idle session's life.
+            if let Err(e) = self.save(&book) {
+                tracing::warn!("saving browser sessions: {e:#}");
+            }
+        }
+        Some(session)
+    }
+
+    /// Ends a session.
+    pub fn revoke(&self, id: &str) -> Result<Session, RevokeFailure> {
+        let mut book = self.lock();
+        let session = book.revoke(id)?;
+        self.save(&book).map_err(RevokeFailure::Save)?;
+        Ok(session)
+    }
+
+    /// Live sessions, most recently used first.
+    pub fn list(&self) -> Vec<Session> {
+        self.lock().sessions()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SessionBook> {
+        // A panic while holding the book cannot leave it half-changed in a way that matters
+        // more than refusing every browser would.
+        self.book
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn save(&self, book: &SessionBook) -> Result<()> {
+        let json = serde_json::to_vec_pretty(&book.sessions()).context("encoding sessions")?;
+        replace_secret(&self.path, &json)
+    }
+}
+
+/// Why a sign-in failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RedeemError {
+    /// The code was refused.
+    #[error(transparent)]
+    Refused(#[from] SignInError),
+    /// The new session could not be saved, so it was not handed out.
+    #[error("saving the new session: {0:#}")]
+    Save(anyhow::Error),
+}
+
+/// Why a revoke failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeFailure {
+    /// No such session, or more than one.
+    #[error(transparent)]
+    Refused(#[from] RevokeError),
+    /// The session is gone from memory but the file still holds it.
+    #[error("saving sessions: {0:#}")]
+    Save(anyhow::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn sessions_survive_a_restart_and_the_file_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sessions.json");
+        let store = SessionStore::open(path.clone(), Timestamp(0)).unwrap();
+        let (code, _) = store.issue_code(Timestamp(0));
+        let opened = store.redeem(&code, "agent", Timestamp(1)).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains(&opened.secret),
+            "the secret itself is never saved"
+        );
+
+        let reopened = SessionStore::open(path.clone(), Timestamp(2)).unwrap();
+        assert!(
+            reopened
+                .authenticate(&opened.secret, Timestamp(3))
+                .is_some()
+        );
+        reopened.revoke(&opened.session.id).unwrap();
+        let again = SessionStore::open(path, Timestamp(4)).unwrap();
+        assert!(again.authenticate(&opened.secret, Timestamp(5)).is_none());
+    }
+}

@@ -1,0 +1,156 @@
+// How one event looks: author, time, text, moderation (collapsed with its reasons, or behind a
+// warning), counts, and what the viewer can do with it.
+
+import { publish } from './api.js';
+import { composer } from './compose.js';
+import { h, replace, authorLabel, short, timeEl, busy } from './ui.js';
+
+let viewer = null;
+
+/** Records whose node this is, so the viewer's own posts get edit and delete. */
+export function setViewer(author) {
+  viewer = author;
+}
+
+/** The viewer's author id. */
+export function viewerId() {
+  return viewer;
+}
+
+/** One reason a moderation verdict gives, in words. */
+export function reasonText(r) {
+  const feed = r.feed_name ? `“${r.feed_name}”` : short(r.feed);
+  switch (r.type) {
+    case 'label':
+      return `label “${r.value}” from feed ${feed} on this ${r.scope === 'author' ? 'author' : 'post'}` +
+        (r.reason ? ` (${r.reason})` : '');
+    case 'self_label':
+      return `the author marked it “${r.value}”`;
+    case 'muted_author':
+      return 'you muted this author';
+    case 'muted_word':
+      return `you muted the word “${r.word}”`;
+    case 'muted_tag':
+      return `you muted #${r.tag}`;
+    case 'list':
+      return `the author is on the list “${r.name}”`;
+    case 'followed_override':
+      return 'softened because you follow the author';
+    default:
+      return r.type;
+  }
+}
+
+function reasonList(verdict) {
+  return h('ul', { class: 'reasons' }, verdict.reasons.map((r) => h('li', {}, `${reasonText(r)}: ${r.action}`)));
+}
+
+/**
+ * Renders a feed item. `options.onChange()` runs after the viewer changed something (to
+ * refresh), `options.focus` marks the thread's focus, `options.reply` indents a reply.
+ */
+export function renderItem(item, options = {}) {
+  const article = h('article', {
+    class: 'item' + (options.focus ? ' focus' : '') + (options.reply ? ' reply' : ''),
+    dataset: { id: item.id, action: item.moderation.action },
+    'aria-label': `${item.kind} by ${item.author_name ?? short(item.author)}`,
+  });
+  const body = h('div', { class: 'body' });
+  const verdict = item.moderation;
+  if (verdict.action === 'hide') {
+    const reveal = h('button', { type: 'button', onclick: () => replace(box, reasonList(verdict), content(item, options)) },
+      'Show anyway');
+    const box = h('div', { class: 'collapsed' },
+      h('strong', {}, 'Hidden by your moderation: '), verdict.reasons.map(reasonText).join('; '), ' ', reveal);
+    article.append(meta(item), box);
+    return article;
+  }
+  if (verdict.action === 'warn') {
+    const reveal = h('button', { type: 'button', onclick: () => replace(box, reasonList(verdict), content(item, options)) },
+      'Show');
+    const box = h('div', { class: 'warning' },
+      h('strong', {}, 'Warning: '), verdict.reasons.map(reasonText).join('; '), ' ', reveal);
+    article.append(meta(item), box);
+    return article;
+  }
+  replace(body, content(item, options));
+  article.append(meta(item), body);
+  return article;
+}
+
+function meta(item) {
+  const verb = item.kind === 'repost' ? 'reposted' : item.reply_to ? 'replied' : null;
+  return h('div', { class: 'meta' },
+    h('a', { href: `#/author/${item.author}`, class: 'name-link' }, authorLabel(item.author, item.author_name)),
+    verb ? h('span', {}, verb) : null,
+    h('a', { href: `#/thread/${item.id}`, title: 'Open the thread' }, timeEl(item.created_at)),
+    item.edited ? h('span', {}, '(edited)') : null);
+}
+
+function content(item, options) {
+  const parts = [];
+  if (item.deleted) {
+    parts.push(h('p', { class: 'muted' }, 'Deleted by its author (or not fetched yet).'));
+    return parts;
+  }
+  if (item.kind === 'post' || item.kind === 'reaction') {
+    if (item.text) parts.push(h('div', { class: 'text' }, item.text));
+  } else if (item.kind !== 'repost') {
+    parts.push(h('p', { class: 'muted' }, `A ${item.kind} event.`));
+  }
+  if (item.tags?.length) {
+    parts.push(h('div', { class: 'tags' }, item.tags.map((t) => [h('a', { href: `#/search?q=${encodeURIComponent('#' + t)}` }, '#' + t), ' '])));
+  }
+  if (item.quoted) {
+    parts.push(h('div', { class: 'quoted' }, renderItem(item.quoted, { nested: true })));
+  } else if (item.target && item.kind !== 'reaction') {
+    parts.push(h('p', { class: 'muted' }, 'The ', h('a', { href: `#/thread/${item.target}` }, `quoted post ${short(item.target)}`),
+      ' is not stored on this node.'));
+  }
+  if (!options.nested && item.kind === 'post') parts.push(actions(item, options));
+  return parts;
+}
+
+function actions(item, options) {
+  const own = item.author === viewer;
+  const changed = () => options.onChange?.();
+  const slot = h('div', { class: 'slot' });
+  const c = item.counts ?? {};
+  const open = (mode) => {
+    if (slot.dataset.mode === mode) {
+      slot.dataset.mode = '';
+      slot.replaceChildren();
+      return;
+    }
+    slot.dataset.mode = mode;
+    replace(slot, composer({ mode, target: item, onDone: () => { slot.replaceChildren(); slot.dataset.mode = ''; changed(); } }));
+    slot.querySelector('textarea')?.focus();
+  };
+  const react = (emoji) => (e) => busy(e.currentTarget, 'Reacting', async () => {
+    await publish({ kind: 'reaction', target: item.id, reaction: emoji });
+    changed();
+  });
+  return [
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', onclick: () => open('reply') }, `Reply${c.replies ? ' · ' + c.replies : ''}`),
+      h('button', { type: 'button', onclick: () => open('quote') }, `Quote${c.quotes ? ' · ' + c.quotes : ''}`),
+      h('button', {
+        type: 'button', onclick: (e) => busy(e.currentTarget, 'Reposting', async () => {
+          await publish({ kind: 'repost', target: item.id });
+          changed();
+        }),
+      }, `Repost${c.reposts ? ' · ' + c.reposts : ''}`),
+      h('button', { type: 'button', 'aria-label': 'Like (react with a heart)', onclick: react('❤️') }, `♥ Like${c.reactions ? ' · ' + c.reactions : ''}`),
+      own ? h('button', { type: 'button', onclick: () => open('edit') }, 'Edit') : null,
+      own ? h('button', {
+        type: 'button', onclick: (e) => {
+          if (!confirm('Delete this post? Nodes that hold it erase its text.')) return;
+          busy(e.currentTarget, 'Deleting', async () => {
+            await publish({ kind: 'delete', targets: [item.id] });
+            changed();
+          });
+        },
+      }, 'Delete') : null),
+    slot,
+  ];
+}

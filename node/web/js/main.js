@@ -1,0 +1,132 @@
+// The app's shell: signs in (or says how to), routes between screens by the URL's fragment, and
+// feeds the node's live event stream to the screen on view.
+
+import { get, startSession, openStream, ApiError } from './api.js';
+import { timeline, thread, author, notifications, search } from './feeds.js';
+import { moderation, hostPolicy } from './moderation.js';
+import { node } from './node.js';
+import { setViewer } from './items.js';
+import { h, replace, heading, showError, clearErrors, refreshTimes } from './ui.js';
+
+const main = document.getElementById('main');
+const routes = {
+  '': ['timeline', timeline],
+  thread: ['timeline', thread],
+  author: ['timeline', author],
+  notifications: ['notifications', notifications],
+  search: ['search', search],
+  moderation: ['moderation', moderation],
+  'host-policy': ['moderation', hostPolicy],
+  node: ['node', node],
+};
+
+let screen = {};
+let navigation = 0;
+// Stream events that arrive while a screen loads wait for it: an event stored between the
+// screen's first request and its handlers being ready would otherwise be lost.
+let pending = null;
+let unread = 0;
+
+const app = {
+  setUnread(n) {
+    unread = Math.max(0, n);
+    const badge = document.getElementById('unread');
+    badge.textContent = String(unread);
+    badge.hidden = unread === 0;
+    badge.setAttribute('aria-label', `${unread} unread`);
+  },
+  refresh: () => route(),
+};
+
+async function route() {
+  const mine = ++navigation;
+  const [path, search] = location.hash.replace(/^#\/?/, '').split('?');
+  const [name, ...rest] = path.split('/');
+  const [nav, render] = routes[name] ?? routes[''];
+  for (const a of document.querySelectorAll('nav a')) {
+    if (a.dataset.nav === nav) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  clearErrors();
+  delete document.body.dataset.ready;
+  screen = {};
+  pending = [];
+  try {
+    const handlers = await render(main, decodeURIComponent(rest.join('/')), app, new URLSearchParams(search ?? ''));
+    if (mine === navigation) {
+      screen = handlers ?? {};
+      const missed = pending;
+      pending = null;
+      for (const [name, data] of missed) screen[name]?.(data);
+    }
+  } catch (err) {
+    if (mine !== navigation) return;
+    pending = null;
+    if (err instanceof ApiError && err.code === 'unauthorized') return signedOut();
+    replace(main, heading('Something went wrong'), h('p', {}, 'This page could not be shown.'),
+      h('p', {}, h('a', { href: '#/' }, 'Back to the timeline')));
+    showError(err);
+  }
+  if (mine === navigation) main.focus({ preventScroll: true });
+}
+
+function signedOut() {
+  document.body.dataset.ready = 'signed-out';
+  for (const el of document.querySelectorAll('nav, .live')) el.hidden = true;
+  replace(main, heading('Sign in'),
+    h('p', {}, 'This is the web app of your Handbill node. To sign in, run this in a terminal on this computer:'),
+    h('pre', {}, 'handbill open'),
+    h('p', { class: 'hint' }, 'It opens a one-time link that signs this browser in (or prints it with ',
+      h('code', {}, '--print'), '). The node must be running: start it with ', h('code', {}, 'handbilld'), '.'));
+}
+
+function live(open) {
+  const el = document.getElementById('live');
+  el.className = 'live ' + (open ? 'on' : 'off');
+  el.textContent = open ? 'Live' : 'Reconnecting…';
+}
+
+function keys(e) {
+  if (e.target.closest('input, textarea, select') || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.key === '/') {
+    e.preventDefault();
+    location.hash = '#/search';
+  } else if (e.key === 'n') {
+    const text = main.querySelector('form.compose textarea');
+    if (text) {
+      e.preventDefault();
+      text.focus();
+    }
+  }
+}
+
+async function boot() {
+  let session;
+  try {
+    session = await startSession();
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'unauthorized') return signedOut();
+    replace(main, heading('Cannot reach your node'));
+    showError(err);
+    return;
+  }
+  setViewer(session.author);
+  const deliver = (name, data) => {
+    if (pending) pending.push([name, data]);
+    else screen[name]?.(data);
+  };
+  openStream({
+    stored: (item) => deliver('stored', item),
+    notification: (n) => {
+      app.setUnread(unread + (n.unread ? 1 : 0));
+      deliver('notification', n);
+    },
+  }, live);
+  get('/v1/notifications?limit=1').then((n) => app.setUnread(n.unread)).catch(() => {});
+  window.addEventListener('hashchange', route);
+  document.addEventListener('keydown', keys);
+  setInterval(refreshTimes, 30_000);
+  await route();
+}
+
+boot();
