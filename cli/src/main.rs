@@ -123,7 +123,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Unmute(args) => moderation::unmute(&api, json, args.author, args.word, args.tag),
         Command::List { command } => moderation::list(&api, json, command),
         Command::HostPolicy { command } => moderation::host_policy(&api, json, command),
-        Command::Open { print } => web::open(&api, json, print),
+        Command::Open { print } => web::open(&api, &home, json, print),
         Command::Sessions { command } => web::sessions(&api, json, command),
     }
 }

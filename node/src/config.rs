@@ -28,9 +28,9 @@ mdns = false
 discover = true
 
 # Port of the local HTTP API and the web app (`handbill open`) on 127.0.0.1, also written to
-# api.addr in the home directory. The first start picks a free port and records it here, so
-# the app's address, and with it the browser's sign-in, stays the same across restarts.
-# 0 (or --api-port 0) picks a new port at every start.
+# api.addr in the home directory. 0 here means "not chosen yet": the first start picks a free
+# port and records it in its place, so the app's address, and with it the browser's sign-in,
+# stays the same across restarts. `--api-port 0` picks a new port at every start instead.
 api_port = 0
 
 # Events from strangers (authors this node does not host) are kept only when they concern an
@@ -256,7 +256,12 @@ fn record_setting(path: &Path, key: &str, value: &str) -> Result<()> {
     }
     toml::from_str::<FileConfig>(&text).context("the changed config does not parse")?;
     let tmp = path.with_extension("toml.tmp");
+    // The rewrite keeps the file's mode (an owner who made it private keeps it private).
+    let mode = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .permissions();
     std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::set_permissions(&tmp, mode))
         .and_then(|()| std::fs::rename(&tmp, path))
         .with_context(|| format!("writing {}", path.display()))
 }
@@ -301,6 +306,6 @@ mod tests {
         assert_eq!(loaded.relay.circuits, FileConfig::default().relay.circuits);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.matches("api_port =").count(), 1, "{text}");
-        assert!(text.contains("# 0 (or --api-port 0)"));
+        assert!(text.contains("`--api-port 0` picks a new port"));
     }
 }

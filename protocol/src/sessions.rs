@@ -2,12 +2,14 @@
 //! the rules a browser's request must pass.
 //!
 //! The API token never reaches a browser. The owner's CLI (which holds the token) asks for a
-//! sign-in code; the browser trades the code, once and within a minute, for a session secret
-//! kept in an HttpOnly cookie. Every browser on the machine sends a `127.0.0.1` cookie to every
-//! port on `127.0.0.1`, so a cookie alone never authorises a change: state-changing requests must
-//! also come from the app's own origin and carry the session's CSRF token, which lives only in
-//! the app's memory. Only hashes of codes and secrets are kept, so the sessions file does not
-//! hand out sessions to whoever reads it.
+//! sign-in code; the browser trades the code, once and within a minute, for two secrets: the
+//! session secret in an HttpOnly cookie, and a session key handed to the app in the redirect's
+//! fragment, which the app keeps in the origin's `localStorage` and sends as a header. Browsers
+//! send a `127.0.0.1` cookie to every port on `127.0.0.1` (and so to any local server a person
+//! visits), so the cookie alone opens nothing: every request also needs the key, which only
+//! pages of the app's exact origin (its port included) can read. The key is also what a CSRF
+//! token is: no cookie carries it, and another page cannot know it. Only hashes of codes,
+//! secrets and keys are kept, so the sessions file does not hand out sessions to its reader.
 //!
 //! Pure: callers pass the time and the randomness; the daemon stores [`SessionBook::sessions`].
 
@@ -20,8 +22,8 @@ pub const CODE_TTL_MS: u64 = 60_000;
 pub const CODES_MAX: usize = 8;
 /// Browser sessions held at once; a new one ends the least recently used.
 pub const SESSIONS_MAX: usize = 32;
-/// A session unused for this long ends.
-pub const SESSION_IDLE_MS: u64 = 30 * 24 * 3600 * 1000;
+/// A session ends this long after sign-in (the cookie's lifetime too).
+pub const SESSION_MAX_AGE_MS: u64 = 30 * 24 * 3600 * 1000;
 /// Most characters of a browser's user agent kept to tell sessions apart.
 pub const AGENT_CHARS_MAX: usize = 120;
 /// How stale a session's recorded last use may get before it is worth persisting again.
@@ -34,8 +36,8 @@ pub struct Session {
     pub id: String,
     /// blake3 of the cookie's secret, hex.
     pub secret_hash: String,
-    /// The token the app sends with every state-changing request.
-    pub csrf: String,
+    /// blake3 of the key the app sends with every request, hex.
+    pub key_hash: String,
     /// When the code was redeemed.
     pub created_at: Timestamp,
     /// Last authenticated request.
@@ -44,22 +46,16 @@ pub struct Session {
     pub agent: String,
 }
 
-/// A session just opened: its secret goes into the cookie and nowhere else.
+/// A session just opened: its secret goes into the cookie, its key to the app, and neither
+/// anywhere else.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Opened {
     /// The cookie's value.
     pub secret: String,
+    /// The key the app keeps and sends as a header.
+    pub key: String,
     /// The session.
     pub session: Session,
-}
-
-/// A session that authenticated a request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Authenticated {
-    /// The session.
-    pub session: Session,
-    /// Its last use moved far enough that the book should be saved.
-    pub persist: bool,
 }
 
 /// Why a sign-in code was refused.
@@ -99,7 +95,7 @@ pub struct SessionBook {
 impl SessionBook {
     /// A book holding sessions loaded from disk (those past their idle time are dropped).
     pub fn new(mut sessions: Vec<Session>, now: Timestamp) -> SessionBook {
-        sessions.retain(|s| !idle_too_long(s, now));
+        sessions.retain(|s| !expired(s, now));
         sessions.sort_by_key(|s| std::cmp::Reverse(s.last_used));
         sessions.truncate(SESSIONS_MAX);
         SessionBook {
@@ -143,15 +139,16 @@ impl SessionBook {
             return Err(SignInError::Expired);
         }
         let secret = hex::encode(&random[..32]);
+        let key = hex::encode(&random[32..]);
         let session = Session {
             id: hash("id", &secret)[..12].to_string(),
             secret_hash: hash("secret", &secret),
-            csrf: hex::encode(&random[32..]),
+            key_hash: hash("key", &key),
             created_at: now,
             last_used: now,
             agent: agent.chars().take(AGENT_CHARS_MAX).collect(),
         };
-        self.sessions.retain(|s| !idle_too_long(s, now));
+        self.sessions.retain(|s| !expired(s, now));
         if self.sessions.len() >= SESSIONS_MAX
             && let Some(oldest) = self
                 .sessions
@@ -163,24 +160,41 @@ impl SessionBook {
             self.sessions.remove(oldest);
         }
         self.sessions.push(session.clone());
-        Ok(Opened { secret, session })
+        Ok(Opened {
+            secret,
+            key,
+            session,
+        })
     }
 
-    /// The session a cookie's secret opens, if it is live; records its use.
-    pub fn authenticate(&mut self, secret: &str, now: Timestamp) -> Option<Authenticated> {
+    /// The live session a cookie's secret names (an expired one is dropped). Its use is not
+    /// recorded: a request is judged first (see [`SessionBook::record_use`]).
+    pub fn find(&mut self, secret: &str, now: Timestamp) -> Option<Session> {
         let wanted = hash("secret", secret);
         let at = self.sessions.iter().position(|s| s.secret_hash == wanted)?;
-        if idle_too_long(&self.sessions[at], now) {
+        if expired(&self.sessions[at], now) {
             self.sessions.remove(at);
             return None;
         }
-        let session = &mut self.sessions[at];
+        Some(self.sessions[at].clone())
+    }
+
+    /// Records that session `id` made an accepted request; returns whether its last use moved
+    /// far enough since it was saved that the book is worth saving again.
+    pub fn record_use(&mut self, id: &str, now: Timestamp) -> bool {
+        let Some(session) = self.sessions.iter_mut().find(|s| s.id == id) else {
+            return false;
+        };
         let persist = now.0.saturating_sub(session.last_used.0) >= LAST_USED_PERSIST_MS;
-        session.last_used = session.last_used.max(now);
-        Some(Authenticated {
-            session: session.clone(),
-            persist,
-        })
+        if persist || now > session.last_used {
+            session.last_used = session.last_used.max(now);
+        }
+        persist
+    }
+
+    /// Whether session `id` is still in the book (not revoked, not expired).
+    pub fn is_live(&self, id: &str, now: Timestamp) -> bool {
+        self.sessions.iter().any(|s| s.id == id && !expired(s, now))
     }
 
     /// Ends the session whose id is `id` or starts with it.
@@ -207,8 +221,8 @@ impl SessionBook {
     }
 }
 
-fn idle_too_long(session: &Session, now: Timestamp) -> bool {
-    now.0.saturating_sub(session.last_used.0) >= SESSION_IDLE_MS
+fn expired(session: &Session, now: Timestamp) -> bool {
+    now.0.saturating_sub(session.created_at.0) >= SESSION_MAX_AGE_MS
 }
 
 /// A domain-separated hash, so a code can never pass as a secret or an id.
@@ -227,8 +241,8 @@ pub struct BrowserRequest<'a> {
     pub origin: Option<&'a str>,
     /// The `Sec-Fetch-Site` header (`same-origin`, `same-site`, `cross-site`, `none`).
     pub fetch_site: Option<&'a str>,
-    /// The CSRF header.
-    pub csrf: Option<&'a str>,
+    /// The session-key header.
+    pub key: Option<&'a str>,
 }
 
 /// Why a request carrying a live session cookie was refused anyway.
@@ -237,14 +251,16 @@ pub enum BrowserRefusal {
     /// It came from a page that is not the app (another port on 127.0.0.1, another site).
     #[error("requests from other pages are refused (only the app's own origin may use a session)")]
     CrossOrigin,
-    /// A change without the app's CSRF token.
-    #[error("a change needs the app's CSRF token; reload the app")]
-    MissingCsrf,
+    /// No key, or not this session's: the request does not come from the app's origin.
+    #[error(
+        "the request lacks this browser's session key; reload the app, or sign in again with `handbill open`"
+    )]
+    MissingKey,
 }
 
-/// Decides whether a request with a live session may proceed: reads only from the app's own
-/// origin (or a navigation the person started), changes only from the app's origin exactly,
-/// with the session's CSRF token.
+/// Decides whether a request with a live session's cookie may proceed: only with the session's
+/// key (which only the app's origin holds), never from another page's origin, and changes only
+/// with the app's origin exactly.
 pub fn judge_browser_request(
     request: BrowserRequest<'_>,
     app_origin: &str,
@@ -261,14 +277,12 @@ pub fn judge_browser_request(
     {
         return Err(BrowserRefusal::CrossOrigin);
     }
-    if request.changes_state {
-        if request.origin != Some(app_origin) {
-            return Err(BrowserRefusal::CrossOrigin);
-        }
-        let presented = request.csrf.unwrap_or_default();
-        if !constant_time_eq(presented.as_bytes(), session.csrf.as_bytes()) {
-            return Err(BrowserRefusal::MissingCsrf);
-        }
+    if request.changes_state && request.origin != Some(app_origin) {
+        return Err(BrowserRefusal::CrossOrigin);
+    }
+    let presented = hash("key", request.key.unwrap_or_default());
+    if !constant_time_eq(presented.as_bytes(), session.key_hash.as_bytes()) {
+        return Err(BrowserRefusal::MissingKey);
     }
     Ok(())
 }
@@ -285,7 +299,9 @@ mod tests {
 
     fn opened(book: &mut SessionBook, seed: u8, now: u64) -> Opened {
         let (code, _) = book.issue_code([seed; 32], Timestamp(now));
-        book.redeem(&code, [seed; 64], "Test browser", Timestamp(now))
+        let mut random = [seed; 64];
+        random[40] ^= 0xff;
+        book.redeem(&code, random, "Test browser", Timestamp(now))
             .unwrap()
     }
 
@@ -303,10 +319,15 @@ mod tests {
             book.redeem(&code, [3; 64], "Firefox", Timestamp(2_001)),
             Err(SignInError::Unknown)
         );
-        let auth = book.authenticate(&opened.secret, Timestamp(3_000)).unwrap();
-        assert_eq!(auth.session.id, opened.session.id);
-        assert_ne!(opened.session.csrf, opened.secret);
-        assert!(book.authenticate("wrong", Timestamp(3_000)).is_none());
+        let found = book.find(&opened.secret, Timestamp(3_000)).unwrap();
+        assert_eq!(found.id, opened.session.id);
+        assert_ne!(opened.key, opened.secret);
+        assert!(!found.key_hash.contains(&opened.key));
+        assert!(book.find("wrong", Timestamp(3_000)).is_none());
+        assert!(
+            book.find(&opened.key, Timestamp(3_000)).is_none(),
+            "the key is not a secret"
+        );
     }
 
     #[test]
@@ -339,24 +360,24 @@ mod tests {
             opened(&mut book, i, 2 + u64::from(i));
         }
         assert_eq!(book.sessions().len(), SESSIONS_MAX);
-        assert!(book.authenticate(&oldest.secret, Timestamp(100)).is_none());
+        assert!(book.find(&oldest.secret, Timestamp(100)).is_none());
     }
 
     #[test]
-    fn idle_sessions_end_and_use_is_persisted_sparingly() {
+    fn sessions_end_after_their_age_and_use_is_persisted_sparingly() {
         let mut book = SessionBook::default();
         let s = opened(&mut book, 1, 0);
-        let auth = book.authenticate(&s.secret, Timestamp(1_000)).unwrap();
-        assert!(!auth.persist);
-        let auth = book
-            .authenticate(&s.secret, Timestamp(LAST_USED_PERSIST_MS + 5_000))
-            .unwrap();
-        assert!(auth.persist);
-        let later = Timestamp(LAST_USED_PERSIST_MS + 5_000 + SESSION_IDLE_MS);
-        assert!(book.authenticate(&s.secret, later).is_none());
+        assert!(!book.record_use(&s.session.id, Timestamp(1_000)));
+        assert!(book.record_use(&s.session.id, Timestamp(LAST_USED_PERSIST_MS + 5_000)));
+        assert!(book.is_live(&s.session.id, Timestamp(SESSION_MAX_AGE_MS - 1)));
+        assert!(!book.is_live(&s.session.id, Timestamp(SESSION_MAX_AGE_MS)));
+        assert!(
+            book.find(&s.secret, Timestamp(SESSION_MAX_AGE_MS))
+                .is_none()
+        );
         assert!(book.sessions().is_empty());
-        // Loading drops sessions that went idle while the daemon was down.
-        let kept = SessionBook::new(vec![s.session.clone()], Timestamp(SESSION_IDLE_MS));
+        // Loading drops sessions that expired while the daemon was down.
+        let kept = SessionBook::new(vec![s.session.clone()], Timestamp(SESSION_MAX_AGE_MS));
         assert!(kept.sessions().is_empty());
     }
 
@@ -372,40 +393,47 @@ mod tests {
         assert!(matches!(book.revoke(""), Err(RevokeError::NotFound(_))));
         let revoked = book.revoke(&a.session.id[..6]).unwrap();
         assert_eq!(revoked.id, a.session.id);
-        assert!(book.authenticate(&a.secret, Timestamp(1)).is_none());
+        assert!(book.find(&a.secret, Timestamp(1)).is_none());
+        assert!(!book.is_live(&a.session.id, Timestamp(1)));
     }
 
     #[test]
-    fn only_the_apps_origin_with_the_csrf_token_changes_anything() {
+    fn only_the_apps_origin_with_the_key_gets_anything() {
         let mut book = SessionBook::default();
-        let s = opened(&mut book, 1, 0).session;
+        let opened = opened(&mut book, 1, 0);
+        let (s, key) = (&opened.session, opened.key.as_str());
         let read = BrowserRequest {
             changes_state: false,
             origin: None,
             fetch_site: Some("same-origin"),
-            csrf: None,
+            key: Some(key),
         };
-        assert_eq!(judge_browser_request(read, ORIGIN, &s), Ok(()));
-        let navigation = BrowserRequest {
-            fetch_site: Some("none"),
+        assert_eq!(judge_browser_request(read, ORIGIN, s), Ok(()));
+        // A client outside any browser with a stolen cookie but not the key: nothing.
+        let cookie_only = BrowserRequest {
+            fetch_site: None,
+            key: None,
             ..read
         };
-        assert_eq!(judge_browser_request(navigation, ORIGIN, &s), Ok(()));
+        assert_eq!(
+            judge_browser_request(cookie_only, ORIGIN, s),
+            Err(BrowserRefusal::MissingKey)
+        );
         let other_port_read = BrowserRequest {
             fetch_site: Some("same-site"),
             ..read
         };
         assert_eq!(
-            judge_browser_request(other_port_read, ORIGIN, &s),
+            judge_browser_request(other_port_read, ORIGIN, s),
             Err(BrowserRefusal::CrossOrigin)
         );
         let change = BrowserRequest {
             changes_state: true,
             origin: Some(ORIGIN),
             fetch_site: Some("same-origin"),
-            csrf: Some(&s.csrf),
+            key: Some(key),
         };
-        assert_eq!(judge_browser_request(change, ORIGIN, &s), Ok(()));
+        assert_eq!(judge_browser_request(change, ORIGIN, s), Ok(()));
         for refused in [
             BrowserRequest {
                 origin: Some("http://127.0.0.1:20002"),
@@ -422,14 +450,14 @@ mod tests {
             },
         ] {
             assert_eq!(
-                judge_browser_request(refused, ORIGIN, &s),
+                judge_browser_request(refused, ORIGIN, s),
                 Err(BrowserRefusal::CrossOrigin)
             );
         }
-        for csrf in [None, Some(""), Some("0000")] {
+        for key in [None, Some(""), Some("0000"), Some(opened.secret.as_str())] {
             assert_eq!(
-                judge_browser_request(BrowserRequest { csrf, ..change }, ORIGIN, &s),
-                Err(BrowserRefusal::MissingCsrf)
+                judge_browser_request(BrowserRequest { key, ..change }, ORIGIN, s),
+                Err(BrowserRefusal::MissingKey)
             );
         }
     }

@@ -7,8 +7,9 @@
 // timeline and replies to her post; Alice's open thread and notifications pages show the reply
 // live; Bob subscribes to a moderation feed and a labelled post collapses with its reason until
 // "show anyway". Refused: the sign-in link a second time, the API without a session, a change
-// from a page on another 127.0.0.1 port (cookie attached), a revoked session. Every response
-// carries the CSP, and no page or script holds the API token.
+// from a page on another 127.0.0.1 port (cookie attached), the cookie that port's server
+// received replayed from outside the browser, a revoked session. Every response carries the
+// CSP, and no page or script holds the API token.
 
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
@@ -74,8 +75,8 @@ try {
   watch(bob, config.bob.origin, config.bob.token, bobSeen);
   const landing = await bob.goto(config.bob.url);
   check(landing.ok(), `the app answered ${landing.status()}`);
-  check(bob.url() === config.bob.origin + '/', `the sign-in code left the address bar (at ${bob.url()})`);
   await bob.waitForSelector('body[data-ready="timeline"]', { timeout: LONG });
+  check(bob.url() === config.bob.origin + '/#/', `the code and the key left the address bar (at ${bob.url()})`);
   const cookies = await bobContext.cookies();
   const session = cookies.find((c) => c.name.startsWith('handbill-'));
   check(session && session.httpOnly && session.sameSite === 'Strict', `an HttpOnly SameSite=Strict cookie (${JSON.stringify(cookies)})`);
@@ -157,7 +158,10 @@ try {
   // The feed's label reaches Bob's node after its declaration; wait until the node applies it.
   const hidden = Date.now() + LONG;
   while (Date.now() < hidden) {
-    const verdict = await bob.evaluate(async (id) => (await (await fetch(`/v1/events/${id}`)).json()).moderation.action, config.labelled);
+    const verdict = await bob.evaluate(async (id) => {
+      const headers = { 'X-Handbill-Key': localStorage.getItem('handbill-session-key') };
+      return (await (await fetch(`/v1/events/${id}`, { headers })).json()).moderation.action;
+    }, config.labelled);
     if (verdict === 'hide') break;
     await bob.waitForTimeout(250);
   }
@@ -185,7 +189,10 @@ try {
 
   // --- Refused: a change from a page on another 127.0.0.1 port, with the cookie attached ---
   step('a page on another port');
+  let cookieSeenElsewhere = '';
   const evil = http.createServer((req, res) => {
+    // Browsers send 127.0.0.1's cookies to every port: this server receives Bob's session cookie.
+    cookieSeenElsewhere ||= req.headers.cookie ?? '';
     res.setHeader('content-type', 'text/html');
     res.end(`<!doctype html><title>elsewhere</title><body>
       <form id="f" method="POST" action="${config.bob.origin}/v1/events" enctype="text/plain">
@@ -223,13 +230,27 @@ try {
   evil.close();
   await evilPage.close();
 
+  step('a stolen cookie replayed outside the browser');
+  check(cookieSeenElsewhere.includes(session.name + '='), `the other port's server got the cookie (${cookieSeenElsewhere})`);
+  const replayRead = await fetch(config.bob.origin + '/v1/session', { headers: { cookie: cookieSeenElsewhere } });
+  check(replayRead.status === 403, `reading with the cookie alone is refused (got ${replayRead.status})`);
+  const replayWrite = await fetch(config.bob.origin + '/v1/events', {
+    method: 'POST',
+    headers: { cookie: cookieSeenElsewhere, origin: config.bob.origin, 'content-type': 'application/json' },
+    body: JSON.stringify({ kind: 'post', text: 'forged with a stolen cookie' }),
+  });
+  check(replayWrite.status === 403, `a change with the cookie and a faked Origin is refused (got ${replayWrite.status})`);
+
   // --- Refused: a revoked session ---
   step('a revoked session');
   const listed = execFileSync(config.handbill, ['--home', config.bob.home, '--json', 'sessions'], { encoding: 'utf8' })
     .trim().split('\n').map((l) => JSON.parse(l));
   check(listed.length === 1, `one browser session listed (${listed.length})`);
   execFileSync(config.handbill, ['--home', config.bob.home, 'sessions', 'revoke', listed[0].id]);
-  const afterRevoke = await bob.evaluate(async () => (await fetch('/v1/timeline')).status);
+  const afterRevoke = await bob.evaluate(async () => {
+    const headers = { 'X-Handbill-Key': localStorage.getItem('handbill-session-key') };
+    return (await fetch('/v1/timeline', { headers })).status;
+  });
   check(afterRevoke === 401, `a revoked session is refused (got ${afterRevoke})`);
   await go(bob, '#/notifications', 'body[data-ready="signed-out"]');
   await shot(bob, 'revoked');

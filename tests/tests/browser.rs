@@ -154,7 +154,14 @@ fn the_apps_origin_and_sessions_survive_a_restart_and_a_session_cannot_manage_se
         .into();
     let signed_in = agent.get(&url).call().unwrap();
     assert_eq!(signed_in.status().as_u16(), 303);
-    assert_eq!(signed_in.headers()["location"], "/");
+    let location = signed_in.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let key = location
+        .strip_prefix("/#key=")
+        .unwrap_or_else(|| panic!("the key travels in the fragment: {location}"))
+        .to_string();
     let set_cookie = signed_in.headers()["set-cookie"]
         .to_str()
         .unwrap()
@@ -175,32 +182,45 @@ fn the_apps_origin_and_sessions_survive_a_restart_and_a_session_cannot_manage_se
         origin,
         "the app's origin survives a restart"
     );
-    let session = node.call_with("GET", "/v1/session", None::<&()>, &[("Cookie", &cookie)]);
+    let session = node.call_with(
+        "GET",
+        "/v1/session",
+        None::<&()>,
+        &[("Cookie", &cookie), ("X-Handbill-Key", &key)],
+    );
     assert_eq!(
         session.status, 200,
         "the session survives a restart: {:?}",
         session.body
     );
-    let csrf = session.body["csrf"].as_str().unwrap().to_string();
+    let cookie_only = node.call_with("GET", "/v1/session", None::<&()>, &[("Cookie", &cookie)]);
+    assert_eq!(
+        (
+            cookie_only.status,
+            cookie_only.body["error"]["code"].as_str()
+        ),
+        (403, Some("session_key")),
+        "the cookie alone (which every local port receives) opens nothing"
+    );
 
     let post = serde_json::json!({"kind": "post", "text": "from the app"});
     let as_app = [("Cookie", cookie.as_str()), ("Origin", origin.as_str())];
-    let no_csrf = node.call_with("POST", "/v1/events", Some(&post), &as_app);
+    let no_key = node.call_with("POST", "/v1/events", Some(&post), &as_app);
     assert_eq!(
-        (no_csrf.status, no_csrf.body["error"]["code"].as_str()),
-        (403, Some("csrf"))
+        (no_key.status, no_key.body["error"]["code"].as_str()),
+        (403, Some("session_key"))
     );
-    let with_csrf = [
+    let with_key = [
         ("Cookie", cookie.as_str()),
         ("Origin", origin.as_str()),
-        ("X-Handbill-CSRF", csrf.as_str()),
+        ("X-Handbill-Key", key.as_str()),
     ];
-    let posted = node.call_with("POST", "/v1/events", Some(&post), &with_csrf);
+    let posted = node.call_with("POST", "/v1/events", Some(&post), &with_key);
     assert_eq!(posted.status, 201, "{:?}", posted.body);
     let elsewhere = [
         ("Cookie", cookie.as_str()),
         ("Origin", "http://127.0.0.1:1"),
-        ("X-Handbill-CSRF", csrf.as_str()),
+        ("X-Handbill-Key", key.as_str()),
     ];
     let forged = node.call_with("POST", "/v1/events", Some(&post), &elsewhere);
     assert_eq!(
@@ -213,19 +233,14 @@ fn the_apps_origin_and_sessions_survive_a_restart_and_a_session_cannot_manage_se
         Some(&post),
         &[
             ("Cookie", cookie.as_str()),
-            ("X-Handbill-CSRF", csrf.as_str()),
+            ("X-Handbill-Key", key.as_str()),
         ],
     );
     assert_eq!(no_origin.status, 403, "a change needs the app's Origin");
 
     for (method, path) in [("POST", "/v1/sessions/code"), ("GET", "/v1/sessions")] {
         let body = serde_json::json!({});
-        let reply = node.call_with(
-            method,
-            path,
-            (method == "POST").then_some(&body),
-            &with_csrf,
-        );
+        let reply = node.call_with(method, path, (method == "POST").then_some(&body), &with_key);
         assert_eq!(
             (reply.status, reply.body["error"]["code"].as_str()),
             (403, Some("owner_only")),

@@ -1,6 +1,6 @@
 //! The guard every request passes: no pages but the app's own, a loopback Host, then a
-//! credential (the bearer token, or a browser session held to the app's origin and its CSRF
-//! token); then the connection's pool (see `serve`).
+//! credential (the bearer token, or a browser session: its cookie, the app's origin and its
+//! key); then the connection's pool (see `serve`).
 
 use super::{ApiState, Caller, Failure, serve};
 use axum::extract::{Request, State};
@@ -9,9 +9,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use handbill_protocol::sessions::{BrowserRefusal, BrowserRequest, judge_browser_request};
 use std::sync::Arc;
-
-/// The header the web app sends its session's CSRF token in.
-pub const CSRF_HEADER: &str = "x-handbill-csrf";
 
 /// Refuses other pages and non-loopback hosts, then finds who is calling.
 pub(super) async fn guard(
@@ -42,7 +39,8 @@ pub(super) async fn guard(
             Caller::Owner
         }
         None => {
-            let Some(session) = state.web.session_of(headers, crate::daemon::now()) else {
+            let now = crate::daemon::now();
+            let Some(session) = state.web.session_of(headers, now) else {
                 return unauthorized();
             };
             let browser = BrowserRequest {
@@ -52,10 +50,17 @@ pub(super) async fn guard(
                 ),
                 origin,
                 fetch_site: headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
-                csrf: headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()),
+                key: headers
+                    .get(crate::web::KEY_HEADER)
+                    .and_then(|v| v.to_str().ok()),
             };
             match judge_browser_request(browser, &state.web.origin, &session) {
-                Ok(()) => Caller::Browser(session),
+                Ok(()) => {
+                    // Only accepted requests count as use: a refused one must not keep a
+                    // session looking alive.
+                    state.web.sessions.record_use(&session.id, now);
+                    Caller::Browser(session)
+                }
                 Err(refusal @ BrowserRefusal::CrossOrigin) => {
                     return Failure(
                         StatusCode::FORBIDDEN,
@@ -64,8 +69,8 @@ pub(super) async fn guard(
                     )
                     .into_response();
                 }
-                Err(refusal @ BrowserRefusal::MissingCsrf) => {
-                    return Failure(StatusCode::FORBIDDEN, "csrf", refusal.to_string())
+                Err(refusal @ BrowserRefusal::MissingKey) => {
+                    return Failure(StatusCode::FORBIDDEN, "session_key", refusal.to_string())
                         .into_response();
                 }
             }

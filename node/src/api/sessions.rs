@@ -1,5 +1,5 @@
 //! Browser sessions: the owner (with the token) issues sign-in links, lists and revokes
-//! sessions; the app reads its own session (for its CSRF token) and signs out.
+//! sessions; the app reads which session it is and signs out.
 
 use super::{ApiResult, ApiState, Caller, Failure};
 use crate::daemon::now;
@@ -80,7 +80,6 @@ pub(super) async fn current(
     };
     Ok(Json(AppSession {
         id: session.id,
-        csrf: session.csrf,
         author: state.web.author,
     }))
 }

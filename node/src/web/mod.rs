@@ -19,6 +19,12 @@ use handbill_protocol::sessions::Session;
 use handbill_protocol::{AuthorId, Timestamp};
 use serde::Deserialize;
 
+/// Cookies of the session's name tried per request.
+const COOKIES_TRIED_MAX: usize = 8;
+
+/// The header the app sends its session key in (see `handbill_protocol::sessions`).
+pub const KEY_HEADER: &str = "x-handbill-key";
+
 /// The web app's identity on this machine and its sessions.
 pub struct Web {
     /// The browser sessions.
@@ -44,17 +50,19 @@ impl Web {
         }
     }
 
-    /// The live session a request's cookie names, if any.
+    /// The live session a request's cookie names, if any (its use not yet recorded). Every
+    /// cookie of this name is tried, up to a few: another page on 127.0.0.1 can set one with
+    /// a longer path, which browsers send first, to shadow the real one.
     pub fn session_of(&self, headers: &HeaderMap, now: Timestamp) -> Option<Session> {
-        let secret = headers
+        headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(cookie::Cookie::split_parse)
             .filter_map(Result::ok)
-            .find(|c| c.name() == self.cookie)
-            .map(|c| c.value().to_string())?;
-        self.sessions.authenticate(&secret, now)
+            .filter(|c| c.name() == self.cookie)
+            .take(COOKIES_TRIED_MAX)
+            .find_map(|c| self.sessions.find(c.value(), now))
     }
 
     /// The sign-in URL for a code.
@@ -110,8 +118,9 @@ struct SignIn {
     code: Option<String>,
 }
 
-/// `GET /signin?code=…`: trades a one-time code for a session cookie, then sends the browser
-/// to the app, which takes the code out of the address bar and history.
+/// `GET /signin?code=…`: trades a one-time code for a session cookie and key, then sends the
+/// browser to the app with the key in the fragment (never sent to a server); the app stores it
+/// in its origin's storage and takes it out of the address bar.
 async fn sign_in(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -132,10 +141,17 @@ async fn sign_in(
                 .path("/")
                 .http_only(true)
                 .same_site(cookie::SameSite::Strict)
-                .max_age(cookie::time::Duration::days(30))
+                .max_age(cookie::time::Duration::milliseconds(
+                    handbill_protocol::sessions::SESSION_MAX_AGE_MS as i64,
+                ))
                 .build();
             tracing::info!(session = %opened.session.id, "browser signed in");
-            let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
+            let location = format!("/#key={}", opened.key);
+            let mut response = (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, location.as_str())],
+            )
+                .into_response();
             if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
                 response.headers_mut().insert(header::SET_COOKIE, value);
             }

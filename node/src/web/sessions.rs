@@ -3,35 +3,46 @@
 use crate::home::replace_secret;
 use anyhow::{Context, Result};
 use handbill_protocol::Timestamp;
-use handbill_protocol::sessions::{
-    Authenticated, Opened, RevokeError, Session, SessionBook, SignInError,
-};
+use handbill_protocol::sessions::{Opened, RevokeError, Session, SessionBook, SignInError};
 use rand_core::{OsRng, RngCore};
 use std::path::PathBuf;
 use std::sync::Mutex;
+use tokio::sync::watch;
 
 /// The session book and the file it is saved to.
 pub struct SessionStore {
     book: Mutex<SessionBook>,
     path: PathBuf,
+    /// Bumped at every revoke, so open event streams can check whether theirs ended.
+    revocations: watch::Sender<u64>,
 }
 
 impl SessionStore {
-    /// Loads the sessions saved at `path` (none if the file is missing).
+    /// Loads the sessions saved at `path` (none if the file is missing). An unreadable file is
+    /// moved aside with a warning: every browser signs in again, and the node still starts.
     pub fn open(path: PathBuf, now: Timestamp) -> Result<SessionStore> {
         let sessions: Vec<Session> = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
-                format!(
-                    "parsing {} (delete it to sign out every browser)",
-                    path.display()
-                )
-            })?,
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(sessions) => sessions,
+                Err(e) => {
+                    let aside = path.with_extension("json.unreadable");
+                    tracing::warn!(
+                        "{} is unreadable ({e}); moved to {}, browsers sign in again",
+                        path.display(),
+                        aside.display()
+                    );
+                    std::fs::rename(&path, &aside)
+                        .with_context(|| format!("moving {} aside", path.display()))?;
+                    Vec::new()
+                }
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
         Ok(SessionStore {
             book: Mutex::new(SessionBook::new(sessions, now)),
             path,
+            revocations: watch::Sender::new(0),
         })
     }
 
@@ -52,23 +63,37 @@ impl SessionStore {
         Ok(opened)
     }
 
-    /// The live session a cookie's secret opens.
-    pub fn authenticate(&self, secret: &str, now: Timestamp) -> Option<Session> {
+    /// The live session a cookie's secret names, without recording a use.
+    pub fn find(&self, secret: &str, now: Timestamp) -> Option<Session> {
+        self.lock().find(secret, now)
+    }
+
+    /// Records an accepted request of session `id`.
+    pub fn record_use(&self, id: &str, now: Timestamp) {
         let mut book = self.lock();
-        let Authenticated { session, persist } = book.authenticate(secret, now)?;
-        if persist {
-            // Only the last-use time is at stake: losing it shortens an idle session's life.
+        if book.record_use(id, now) {
+            // Only the last-use time shown by `handbill sessions` is at stake.
             if let Err(e) = self.save(&book) {
                 tracing::warn!("saving browser sessions: {e:#}");
             }
         }
-        Some(session)
+    }
+
+    /// Whether session `id` is still live.
+    pub fn is_live(&self, id: &str, now: Timestamp) -> bool {
+        self.lock().is_live(id, now)
+    }
+
+    /// Changes at every revoke.
+    pub fn revocations(&self) -> watch::Receiver<u64> {
+        self.revocations.subscribe()
     }
 
     /// Ends a session.
     pub fn revoke(&self, id: &str) -> Result<Session, RevokeFailure> {
         let mut book = self.lock();
         let session = book.revoke(id)?;
+        self.revocations.send_modify(|n| *n += 1);
         self.save(&book).map_err(RevokeFailure::Save)?;
         Ok(session)
     }
@@ -134,14 +159,24 @@ mod tests {
             "the secret itself is never saved"
         );
 
+        assert!(!text.contains(&opened.key), "nor the key");
+
         let reopened = SessionStore::open(path.clone(), Timestamp(2)).unwrap();
-        assert!(
-            reopened
-                .authenticate(&opened.secret, Timestamp(3))
-                .is_some()
-        );
+        assert!(reopened.find(&opened.secret, Timestamp(3)).is_some());
+        let revocations = reopened.revocations();
         reopened.revoke(&opened.session.id).unwrap();
+        assert!(revocations.has_changed().unwrap());
         let again = SessionStore::open(path, Timestamp(4)).unwrap();
-        assert!(again.authenticate(&opened.secret, Timestamp(5)).is_none());
+        assert!(again.find(&opened.secret, Timestamp(5)).is_none());
+    }
+
+    #[test]
+    fn an_unreadable_sessions_file_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sessions.json");
+        std::fs::write(&path, "not json").unwrap();
+        let store = SessionStore::open(path, Timestamp(0)).unwrap();
+        assert!(store.list().is_empty());
+        assert!(dir.path().join("sessions.json.unreadable").exists());
     }
 }

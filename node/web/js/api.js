@@ -1,7 +1,29 @@
 // The daemon's JSON API as the app uses it: same-origin requests with the session cookie (sent
-// by the browser, never readable here) and the session's CSRF token on every change.
+// by the browser, never readable here) and the session key, which sign-in hands over in the
+// URL's fragment and which lives in this origin's storage, out of reach of pages on any other
+// port. Every request carries the key, the event stream included (so it is read with fetch:
+// EventSource cannot send headers).
 
-let csrf = null;
+const KEY = 'handbill-session-key';
+
+/** Takes a key handed over by sign-in (`#key=…`) into storage and out of the address bar. */
+export function adoptKey() {
+  const match = /^#key=([0-9a-f]+)$/.exec(location.hash);
+  if (match) {
+    localStorage.setItem(KEY, match[1]);
+    history.replaceState(null, '', '/#/');
+  }
+  return localStorage.getItem(KEY) !== null;
+}
+
+/** Forgets the key (signing out). */
+export function forgetKey() {
+  localStorage.removeItem(KEY);
+}
+
+function keyHeaders() {
+  return { 'X-Handbill-Key': localStorage.getItem(KEY) ?? '' };
+}
 
 /** An API failure: HTTP status, stable code, message for people. */
 export class ApiError extends Error {
@@ -14,8 +36,7 @@ export class ApiError extends Error {
 
 /** Calls the API; resolves to the parsed body (or null), rejects with ApiError. */
 export async function api(method, path, body) {
-  const headers = {};
-  if (method !== 'GET') headers['X-Handbill-CSRF'] = csrf ?? '';
+  const headers = keyHeaders();
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
   try {
@@ -48,12 +69,8 @@ export const post = (path, body) => api('POST', path, body ?? {});
 export const put = (path, body) => api('PUT', path, body ?? {});
 export const del = (path, body) => api('DELETE', path, body);
 
-/** Reads this browser's session (and keeps its CSRF token for later changes). */
-export async function startSession() {
-  const session = await get('/v1/session');
-  csrf = session.csrf;
-  return session;
-}
+/** Reads this browser's session: its id and whose node this is. */
+export const startSession = () => get('/v1/session');
 
 /** Publishes an event (`kind` and its fields, as POST /v1/events takes them). */
 export const publish = (request) => post('/v1/events', request);
@@ -70,20 +87,55 @@ export function query(params) {
 
 /**
  * Opens the live event stream; `handlers` maps event names (`stored`, `notification`) to
- * callbacks; `onState(open)` reports the connection. EventSource reconnects by itself.
+ * callbacks; `onState(open)` reports the connection. Reconnects with backoff until the session
+ * is refused (then `onRefused(error)`).
  */
-export function openStream(handlers, onState) {
-  const source = new EventSource('/v1/stream');
-  source.onopen = () => onState(true);
-  source.onerror = () => onState(false);
-  for (const [name, handler] of Object.entries(handlers)) {
-    source.addEventListener(name, (e) => {
-      try {
-        handler(JSON.parse(e.data));
-      } catch (err) {
-        console.error('stream event', name, err);
+export function openStream(handlers, onState, onRefused) {
+  let delay = 1000;
+  const dispatch = (block) => {
+    let name = 'message';
+    const data = [];
+    for (const line of block.split('\n')) {
+      if (line.startsWith('event:')) name = line.slice(6).trim();
+      else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+    }
+    if (!data.length || !handlers[name]) return;
+    try {
+      handlers[name](JSON.parse(data.join('\n')));
+    } catch (err) {
+      console.error('stream event', name, err);
+    }
+  };
+  const connect = async () => {
+    try {
+      const response = await fetch('/v1/stream', { headers: keyHeaders(), cache: 'no-store' });
+      if (response.status === 401 || response.status === 403) {
+        const body = await response.json().catch(() => null);
+        onState(false);
+        onRefused?.(new ApiError(response.status, body?.error?.code ?? 'unauthorized', body?.error?.message ?? ''));
+        return;
       }
-    });
-  }
-  return source;
+      if (!response.ok || !response.body) throw new Error(`stream: HTTP ${response.status}`);
+      onState(true);
+      delay = 1000;
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value.replace(/\r\n/g, '\n');
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          dispatch(buffer.slice(0, end));
+          buffer = buffer.slice(end + 2);
+        }
+      }
+    } catch (err) {
+      console.warn('stream', err);
+    }
+    onState(false);
+    setTimeout(connect, delay);
+    delay = Math.min(delay * 2, 30_000);
+  };
+  connect();
 }

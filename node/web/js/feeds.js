@@ -109,22 +109,30 @@ export async function thread(main, id) {
   let known = new Set();
   let root = id;
   await render();
+  let waiting = null;
   return {
     stored(item) {
-      if (known.has(item.reply_to) || item.root === root || known.has(item.target) || known.has(item.id)) {
+      if (!(known.has(item.reply_to) || item.root === root || known.has(item.target) || known.has(item.id))) return;
+      // Redrawing would throw away a reply being written: offer the update instead.
+      const writing = [...main.querySelectorAll('form.compose textarea')].some((t) => t.value.trim());
+      if (!writing) {
         render().catch((e) => showError(e, 'Updating the thread'));
+      } else if (!waiting?.isConnected) {
+        waiting = h('button', { type: 'button', class: 'more', onclick: () => render().catch((e) => showError(e, 'Updating the thread')) },
+          'New activity in this thread: show it');
+        main.querySelector('h1').after(waiting);
       }
     },
   };
 }
 
 /** An author's page: profile, follow and mute, their posts; the viewer edits their own profile. */
-export async function author(main, id) {
+export async function author(main, id, app) {
   const [view, moderation] = await Promise.all([
     get(`/v1/authors/${encodeURIComponent(id)}` + query({ limit: PAGE })),
     get('/v1/moderation'),
   ]);
-  const again = () => author(main, id).catch((e) => showError(e, 'Reloading'));
+  const again = () => app.refresh();
   const own = view.author === viewerId();
   const muted = moderation.muted_authors.includes(view.author);
   const follow = h('button', {

@@ -1,7 +1,7 @@
 // The app's shell: signs in (or says how to), routes between screens by the URL's fragment, and
 // feeds the node's live event stream to the screen on view.
 
-import { get, startSession, openStream, ApiError } from './api.js';
+import { get, startSession, openStream, adoptKey, forgetKey, ApiError } from './api.js';
 import { timeline, thread, author, notifications, search } from './feeds.js';
 import { moderation, hostPolicy } from './moderation.js';
 import { node } from './node.js';
@@ -42,7 +42,7 @@ async function route() {
   const mine = ++navigation;
   const [path, search] = location.hash.replace(/^#\/?/, '').split('?');
   const [name, ...rest] = path.split('/');
-  const [nav, render] = routes[name] ?? routes[''];
+  const [nav, render] = Object.hasOwn(routes, name) ? routes[name] : routes[''];
   for (const a of document.querySelectorAll('nav a')) {
     if (a.dataset.nav === nav) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -62,7 +62,7 @@ async function route() {
   } catch (err) {
     if (mine !== navigation) return;
     pending = null;
-    if (err instanceof ApiError && err.code === 'unauthorized') return signedOut();
+    if (err instanceof ApiError && (err.code === 'unauthorized' || err.code === 'session_key')) return signedOut();
     replace(main, heading('Something went wrong'), h('p', {}, 'This page could not be shown.'),
       h('p', {}, h('a', { href: '#/' }, 'Back to the timeline')));
     showError(err);
@@ -71,6 +71,10 @@ async function route() {
 }
 
 function signedOut() {
+  navigation++;
+  screen = {};
+  pending = null;
+  forgetKey();
   document.body.dataset.ready = 'signed-out';
   for (const el of document.querySelectorAll('nav, .live')) el.hidden = true;
   replace(main, heading('Sign in'),
@@ -101,11 +105,12 @@ function keys(e) {
 }
 
 async function boot() {
+  if (!adoptKey()) return signedOut();
   let session;
   try {
     session = await startSession();
   } catch (err) {
-    if (err instanceof ApiError && err.code === 'unauthorized') return signedOut();
+    if (err instanceof ApiError && (err.code === 'unauthorized' || err.code === 'session_key')) return signedOut();
     replace(main, heading('Cannot reach your node'));
     showError(err);
     return;
@@ -121,7 +126,10 @@ async function boot() {
       app.setUnread(unread + (n.unread ? 1 : 0));
       deliver('notification', n);
     },
-  }, live);
+  }, live, (err) => {
+    if (err.code === 'unauthorized' || err.code === 'session_key') signedOut();
+    else showError(err, 'Live updates stopped');
+  });
   get('/v1/notifications?limit=1').then((n) => app.setUnread(n.unread)).catch(() => {});
   window.addEventListener('hashchange', route);
   document.addEventListener('keydown', keys);

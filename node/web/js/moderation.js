@@ -33,7 +33,7 @@ function feedCard(feedId, subscription, again) {
       })))
     : h('p', { class: 'notice' }, 'Your node has not fetched this feed’s declaration yet. It asks peers that hold the feed; ',
       'the labels appear here when one answers (connect to the feed’s node on the Node page if none does).');
-  return h('section', { class: 'profile', dataset: { feed: feedId } },
+  const card = h('section', { class: 'profile', dataset: { feed: feedId } },
     h('h2', {}, declaration?.name ?? 'Moderation feed', ' ', h('span', { class: 'mono muted' }, short(feedId))),
     declaration?.description ? h('p', {}, declaration.description) : null,
     labels,
@@ -46,6 +46,21 @@ function feedCard(feedId, subscription, again) {
           await again();
         }),
       }, 'Unsubscribe')));
+  if (!declaration) {
+    // The declaration arrives from a peer within seconds: ask for it while the card is shown,
+    // and swap in the full card (nothing else on the screen is redrawn).
+    const poll = setInterval(async () => {
+      if (!card.isConnected) return clearInterval(poll);
+      try {
+        const found = await get(`/v1/feeds/${feedId}`);
+        clearInterval(poll);
+        card.replaceWith(feedCard(feedId, { ...subscription, declaration: found }, again));
+      } catch {
+        // Not held yet.
+      }
+    }, 2000);
+  }
+  return card;
 }
 
 function chips(values, label, remove) {
@@ -96,11 +111,6 @@ export async function moderation(main) {
   });
   const feeds = Object.entries(prefs.feeds);
   const lists = Object.values(prefs.lists);
-  if (feeds.some(([, sub]) => !sub.declaration)) {
-    // A declaration arrives from a peer within seconds; look again while this screen is up.
-    const shown = location.hash;
-    setTimeout(() => { if (location.hash === shown) again().catch(() => {}); }, 2000);
-  }
   replace(main, heading('Moderation'),
     h('p', { class: 'hint' }, 'Moderation here acts on what you see, never on what the network carries. ',
       'What this node refuses to store is the ', h('a', { href: '#/host-policy' }, 'host policy'), '.'),

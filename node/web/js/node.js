@@ -1,6 +1,6 @@
 // The node: who it is, how others reach it, its peers and what it stores; connecting to a peer.
 
-import { get, post, del } from './api.js';
+import { get, post, del, forgetKey } from './api.js';
 import { h, replace, heading, short, busy, field, relTime } from './ui.js';
 
 const kinds = {
@@ -93,6 +93,7 @@ export async function node(main) {
         type: 'button',
         onclick: (e) => busy(e.currentTarget, 'Signing out', async () => {
           await del('/v1/session');
+          forgetKey();
           location.replace('/');
         }),
       }, 'Sign out')));

@@ -72,7 +72,7 @@ function nextStep(err) {
       return 'Your browser session has ended. Run `handbill open` in a terminal to sign in again.';
     case 'offline':
       return 'Start it with `handbilld` in a terminal, then reload this page.';
-    case 'csrf':
+    case 'session_key':
     case 'forbidden_origin':
       return 'Reload the app and try again.';
     case 'disk_full':

@@ -37,13 +37,11 @@ impl From<&crate::sessions::Session> for SessionView {
     }
 }
 
-/// `GET /v1/session` (a browser session only): what the app needs to work.
+/// `GET /v1/session` (a browser session only): which session this is and whose node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppSession {
     /// This session's id.
     pub id: String,
-    /// Send as `X-Handbill-CSRF` with every request that changes anything.
-    pub csrf: String,
     /// The node's author.
     pub author: AuthorId,
 }
