@@ -48,6 +48,12 @@ fn main() {
             .collect()
     };
     let first = &result["cold"][0];
+    if std::env::var_os("BROWSER_WATERFALL").is_some() {
+        println!(
+            "first cold load, ms after navigation start: {:#}",
+            first["waterfall"]
+        );
+    }
     println!(
         "web app: time to a usable timeline of {POSTS} posts (first page rendered), {runs} runs each"
     );

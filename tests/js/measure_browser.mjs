@@ -3,8 +3,9 @@
 // daemon and fills it. Prints one JSON object.
 //
 // "Usable" is the app's `timeline-ready` mark: the first page of the timeline rendered, with
-// its buttons live. Cold runs use a fresh browser context (empty cache, the session cookie
-// copied in); warm runs reload the page in one context (assets revalidated by ETag).
+// its buttons live. Cold runs use a fresh browser context (empty cache; the session's cookie
+// and stored key copied in, as a returning visitor has them); warm runs reload the page in one
+// context (assets revalidated by ETag).
 
 import { chromium } from 'playwright-core';
 import { readFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ async function ready(page) {
       assets_transferred: app.reduce((n, e) => n + e.transferSize, 0),
       timeline_json: api.reduce((n, e) => n + e.encodedBodySize, 0),
       requests: entries.length,
+      waterfall: entries.map((e) => `${e.name.replace(location.origin, '')} ${e.startTime.toFixed(1)}+${e.duration.toFixed(1)}`),
     };
   });
 }
@@ -34,12 +36,11 @@ const first = await browser.newContext();
 const page = await first.newPage();
 await page.goto(config.url);
 const signedIn = await ready(page);
-const cookies = await first.cookies();
+const storageState = await first.storageState();
 
 const cold = [];
 for (let i = 0; i < config.runs; i++) {
-  const context = await browser.newContext();
-  await context.addCookies(cookies);
+  const context = await browser.newContext({ storageState });
   const p = await context.newPage();
   await p.goto(config.origin + '/');
   cold.push(await ready(p));

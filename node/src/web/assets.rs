@@ -1,8 +1,10 @@
-//! The app's files, embedded at build time (no CDN, no runtime download, no Node toolchain),
-//! served with validators so a browser re-downloads them only when the daemon changed.
+//! The app's files, embedded at build time (no CDN, no runtime download, no Node toolchain).
+//! The page at `/` names them under `/app/v-<hash of every file>/`, so a browser keeps them
+//! for good (`immutable`) and a new daemon's files arrive under a new name; relative imports
+//! between modules stay under the same versioned prefix by themselves.
 
 use axum::extract::Path;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use std::sync::OnceLock;
 
@@ -43,39 +45,43 @@ pub fn page_weight() -> usize {
     ASSETS.iter().map(|a| a.body.len()).sum()
 }
 
-/// An ETag per build: the hash of every asset together.
-fn etag() -> &'static HeaderValue {
-    static ETAG: OnceLock<HeaderValue> = OnceLock::new();
-    ETAG.get_or_init(|| {
+/// This build's asset version: the hash of every asset together.
+fn version() -> &'static str {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION.get_or_init(|| {
         let mut hasher = blake3::Hasher::new();
         for a in ASSETS {
             hasher.update(a.path.as_bytes());
             hasher.update(a.body);
         }
-        let hex = hasher.finalize().to_hex();
-        HeaderValue::from_str(&format!("\"{}\"", &hex[..16]))
-            .unwrap_or(HeaderValue::from_static("\"0\""))
+        format!("v-{}", &hasher.finalize().to_hex()[..16])
     })
 }
 
-fn serve(path: &str, headers: &HeaderMap) -> Response {
+/// The page, naming this build's versioned asset paths.
+fn index_page() -> &'static str {
+    static PAGE: OnceLock<String> = OnceLock::new();
+    PAGE.get_or_init(|| {
+        let index = std::str::from_utf8(ASSETS[0].body).unwrap_or_default();
+        index.replace("\"/app/", &format!("\"/app/{}/", version()))
+    })
+}
+
+fn serve(path: &str) -> Response {
+    // Versioned paths never change; anything else (an old version, a bare path) is served
+    // fresh every time.
+    let (path, cache) = match path.split_once('/') {
+        Some((v, rest)) if v == version() => (rest, "public, max-age=31536000, immutable"),
+        Some((v, rest)) if v.starts_with("v-") => (rest, "no-cache"),
+        _ => (path, "no-cache"),
+    };
     let Some(asset) = ASSETS.iter().find(|a| a.path == path) else {
         return (StatusCode::NOT_FOUND, "no such file in the app").into_response();
     };
-    let etag = etag();
-    let cache = (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if headers.get(header::IF_NONE_MATCH) == Some(etag) {
-        return (
-            StatusCode::NOT_MODIFIED,
-            [cache, (header::ETAG, etag.clone())],
-        )
-            .into_response();
-    }
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(asset.mime)),
-            cache,
-            (header::ETAG, etag.clone()),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
         ],
         asset.body,
     )
@@ -83,13 +89,23 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
 }
 
 /// `GET /`.
-pub(super) async fn index(headers: HeaderMap) -> Response {
-    serve("index.html", &headers)
+pub(super) async fn index() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(ASSETS[0].mime),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        index_page(),
+    )
+        .into_response()
 }
 
 /// `GET /app/{file}`.
-pub(super) async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
-    serve(&file, &headers)
+pub(super) async fn asset(Path(file): Path<String>) -> Response {
+    serve(&file)
 }
 
 /// The page a refused sign-in shows: what happened and what to do next.

@@ -3,7 +3,7 @@
 
 import { get, post, del, publish, query } from './api.js';
 import { composer } from './compose.js';
-import { renderItem, viewerId } from './items.js';
+import { renderItem, viewerId, whenViewer } from './items.js';
 import { h, replace, heading, short, authorLabel, timeEl, busy, field, showError } from './ui.js';
 
 const PAGE = 50;
@@ -17,6 +17,7 @@ function pagedList(fetchPage, options) {
   const load = async (before) => {
     list.setAttribute('aria-busy', 'true');
     const page = await fetchPage(before);
+    await whenViewer();
     for (const item of page.items) {
       if (seen.has(item.id)) continue;
       seen.add(item.id);

@@ -6,10 +6,23 @@ import { composer } from './compose.js';
 import { h, replace, authorLabel, short, timeEl, busy } from './ui.js';
 
 let viewer = null;
+let viewerReady = Promise.resolve(null);
 
-/** Records whose node this is, so the viewer's own posts get edit and delete. */
+/**
+ * Records whose node this is (a promise of the author id, so screens can fetch their data
+ * meanwhile), so the viewer's own posts get edit and delete.
+ */
 export function setViewer(author) {
-  viewer = author;
+  viewerReady = author.then((a) => {
+    viewer = a;
+    return a;
+  });
+  return viewerReady;
+}
+
+/** Resolves once the viewer is known (rejects if the session is refused). */
+export function whenViewer() {
+  return viewerReady;
 }
 
 /** The viewer's author id. */

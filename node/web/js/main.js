@@ -5,7 +5,7 @@ import { get, startSession, openStream, adoptKey, forgetKey, ApiError } from './
 import { timeline, thread, author, notifications, search } from './feeds.js';
 import { moderation, hostPolicy } from './moderation.js';
 import { node } from './node.js';
-import { setViewer } from './items.js';
+import { setViewer, whenViewer } from './items.js';
 import { h, replace, heading, showError, clearErrors, refreshTimes } from './ui.js';
 
 const main = document.getElementById('main');
@@ -52,6 +52,8 @@ async function route() {
   screen = {};
   pending = [];
   try {
+    // The timeline fetches its page while the session is read; other screens wait for it.
+    if (render !== timeline) await whenViewer();
     const handlers = await render(main, decodeURIComponent(rest.join('/')), app, new URLSearchParams(search ?? ''));
     if (mine === navigation) {
       screen = handlers ?? {};
@@ -106,16 +108,21 @@ function keys(e) {
 
 async function boot() {
   if (!adoptKey()) return signedOut();
-  let session;
+  const session = startSession();
+  setViewer(session.then((s) => s.author));
+  window.addEventListener('hashchange', route);
+  document.addEventListener('keydown', keys);
+  setInterval(refreshTimes, 30_000);
+  const first = route();
   try {
-    session = await startSession();
+    await session;
   } catch (err) {
     if (err instanceof ApiError && (err.code === 'unauthorized' || err.code === 'session_key')) return signedOut();
+    await first;
     replace(main, heading('Cannot reach your node'));
     showError(err);
     return;
   }
-  setViewer(session.author);
   const deliver = (name, data) => {
     if (pending) pending.push([name, data]);
     else screen[name]?.(data);
@@ -131,10 +138,7 @@ async function boot() {
     else showError(err, 'Live updates stopped');
   });
   get('/v1/notifications?limit=1').then((n) => app.setUnread(n.unread)).catch(() => {});
-  window.addEventListener('hashchange', route);
-  document.addEventListener('keydown', keys);
-  setInterval(refreshTimes, 30_000);
-  await route();
+  await first;
 }
 
 boot();

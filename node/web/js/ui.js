@@ -54,10 +54,17 @@ export function relTime(ms, now = Date.now()) {
   return 'just now';
 }
 
-/** A <time> element that keeps its relative text fresh (see `refreshTimes`). */
+/**
+ * A <time> element that keeps its relative text fresh (see `refreshTimes`). The local date in
+ * its tooltip is made when first pointed at: the first `toLocaleString` loads the browser's
+ * locale data, which costs more than rendering a whole page of posts.
+ */
 export function timeEl(ms) {
-  return h('time', { datetime: new Date(ms).toISOString(), title: new Date(ms).toLocaleString(), dataset: { ms } },
-    relTime(ms));
+  const el = h('time', { datetime: new Date(ms).toISOString(), dataset: { ms } }, relTime(ms));
+  const title = () => { if (!el.title) el.title = new Date(ms).toLocaleString(); };
+  el.addEventListener('pointerenter', title);
+  el.addEventListener('focusin', title);
+  return el;
 }
 
 /** Updates every relative time on the page. */
