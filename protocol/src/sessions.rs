@@ -90,6 +90,8 @@ struct Code {
 pub struct SessionBook {
     codes: Vec<Code>,
     sessions: Vec<Session>,
+    /// When a recorded use last asked for the book to be saved.
+    uses_saved_at: Timestamp,
 }
 
 impl SessionBook {
@@ -101,6 +103,7 @@ impl SessionBook {
         SessionBook {
             codes: Vec::new(),
             sessions,
+            uses_saved_at: now,
         }
     }
 
@@ -179,15 +182,17 @@ impl SessionBook {
         Some(self.sessions[at].clone())
     }
 
-    /// Records that session `id` made an accepted request; returns whether its last use moved
-    /// far enough since it was saved that the book is worth saving again.
+    /// Records that session `id` made an accepted request; returns whether the last-use times
+    /// have gone unsaved long enough that the book is worth saving (at most once an hour,
+    /// however busy the sessions are).
     pub fn record_use(&mut self, id: &str, now: Timestamp) -> bool {
         let Some(session) = self.sessions.iter_mut().find(|s| s.id == id) else {
             return false;
         };
-        let persist = now.0.saturating_sub(session.last_used.0) >= LAST_USED_PERSIST_MS;
-        if persist || now > session.last_used {
-            session.last_used = session.last_used.max(now);
+        session.last_used = session.last_used.max(now);
+        let persist = now.0.saturating_sub(self.uses_saved_at.0) >= LAST_USED_PERSIST_MS;
+        if persist {
+            self.uses_saved_at = now;
         }
         persist
     }
@@ -287,7 +292,8 @@ pub fn judge_browser_request(
     Ok(())
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares secrets in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -367,8 +373,13 @@ mod tests {
     fn sessions_end_after_their_age_and_use_is_persisted_sparingly() {
         let mut book = SessionBook::default();
         let s = opened(&mut book, 1, 0);
-        assert!(!book.record_use(&s.session.id, Timestamp(1_000)));
-        assert!(book.record_use(&s.session.id, Timestamp(LAST_USED_PERSIST_MS + 5_000)));
+        // A session used every minute still gets its last use saved once an hour.
+        let mut saves = 0;
+        for minute in 1..=120u64 {
+            saves += u32::from(book.record_use(&s.session.id, Timestamp(minute * 60_000)));
+        }
+        assert_eq!(saves, 2);
+        assert_eq!(book.sessions()[0].last_used, Timestamp(120 * 60_000));
         assert!(book.is_live(&s.session.id, Timestamp(SESSION_MAX_AGE_MS - 1)));
         assert!(!book.is_live(&s.session.id, Timestamp(SESSION_MAX_AGE_MS)));
         assert!(

@@ -7,7 +7,9 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use handbill_protocol::sessions::{BrowserRefusal, BrowserRequest, judge_browser_request};
+use handbill_protocol::sessions::{
+    BrowserRefusal, BrowserRequest, constant_time_eq, judge_browser_request,
+};
 use std::sync::Arc;
 
 /// Refuses other pages and non-loopback hosts, then finds who is calling.
@@ -159,10 +161,6 @@ fn host_name(host: &str) -> Option<&str> {
             .strip_prefix(':')
             .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     port_ok.then_some(name)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

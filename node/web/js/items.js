@@ -68,28 +68,25 @@ export function renderItem(item, options = {}) {
     dataset: { id: item.id, action: item.moderation.action },
     'aria-label': `${item.kind} by ${item.author_name ?? short(item.author)}`,
   });
-  const body = h('div', { class: 'body' });
   const verdict = item.moderation;
-  if (verdict.action === 'hide') {
-    const reveal = h('button', { type: 'button', onclick: () => replace(box, reasonList(verdict), content(item, options)) },
-      'Show anyway');
-    const box = h('div', { class: 'collapsed' },
-      h('strong', {}, 'Hidden by your moderation: '), verdict.reasons.map(reasonText).join('; '), ' ', reveal);
-    article.append(meta(item), box);
+  const cover = covers[verdict.action];
+  if (!cover) {
+    article.append(meta(item), h('div', { class: 'body' }, content(item, options)));
     return article;
   }
-  if (verdict.action === 'warn') {
-    const reveal = h('button', { type: 'button', onclick: () => replace(box, reasonList(verdict), content(item, options)) },
-      'Show');
-    const box = h('div', { class: 'warning' },
-      h('strong', {}, 'Warning: '), verdict.reasons.map(reasonText).join('; '), ' ', reveal);
-    article.append(meta(item), box);
-    return article;
-  }
-  replace(body, content(item, options));
-  article.append(meta(item), body);
+  // Hidden and warned items show why, and the item itself only when asked.
+  const reveal = h('button', { type: 'button', onclick: () => replace(box, reasonList(verdict), content(item, options)) },
+    cover.button);
+  const box = h('div', { class: cover.class },
+    h('strong', {}, cover.title), verdict.reasons.map(reasonText).join('; '), ' ', reveal);
+  article.append(meta(item), box);
   return article;
 }
+
+const covers = {
+  hide: { class: 'collapsed', title: 'Hidden by your moderation: ', button: 'Show anyway' },
+  warn: { class: 'warning', title: 'Warning: ', button: 'Show' },
+};
 
 function meta(item) {
   const verb = item.kind === 'repost' ? 'reposted' : item.reply_to ? 'replied' : null;
