@@ -225,6 +225,9 @@ pub struct Dissemination {
     pub seen_ttl_ms: f64,
     /// Push model: nodes each node forwards to.
     pub fanout: usize,
+    /// Whether the engines' heads and range requests are carried. `false` isolates the model:
+    /// nothing is backfilled, so what arrives is what the model delivered.
+    pub engine_backfill: bool,
     /// Score added per first delivery from a peer (P2).
     pub first_delivery_weight: f64,
     /// Cap on the first-delivery counter.
@@ -253,6 +256,7 @@ impl Default for Dissemination {
             idontwant: false,
             seen_ttl_ms: 120_000.0,
             fanout: 3,
+            engine_backfill: true,
             first_delivery_weight: 1.0,
             first_delivery_cap: 20.0,
             invalid_message_weight: -100.0,

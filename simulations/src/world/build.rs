@@ -170,6 +170,7 @@ impl World {
             }
             self.drain(n);
         }
+        self.writing_history = false;
 
         if sc.spam.as_ref().is_some_and(|x| x.replay_share > 0.0) {
             self.prepare_deleted_post();

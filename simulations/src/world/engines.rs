@@ -110,6 +110,9 @@ impl World {
                     self.publish_gossip(n, msg, topic);
                 }
             }
+            // Backfill off: the request is never sent, answered or failed. Failing it would make
+            // the engine look the author up and dial hosts, which is also not the model's doing.
+            Output::SendRequest { .. } if !self.sc.dissemination.engine_backfill => {}
             Output::SendRequest { peer, request } => {
                 let id = self.next_request;
                 self.next_request += 1;

@@ -169,6 +169,14 @@ impl World {
         let ttl = millis(self.sc.dissemination.seen_ttl_ms);
         let now = self.now;
         self.nodes[n as usize].seen.insert(msg, now + ttl);
+        if self.writing_history {
+            // Every follower's follow event is published on the author's topic while the world
+            // is built. Sent, they made a start-up storm of one message per node (push sends
+            // without connections; gossipsub advertised them from its cache in the first
+            // heartbeats): far more traffic than the workload, at a time no running network
+            // sees.
+            return;
+        }
         match self.sc.dissemination.model {
             // Flood publishing (the libp2p default): to every connected peer on the topic.
             Model::Gossipsub => {

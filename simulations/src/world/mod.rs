@@ -282,6 +282,10 @@ pub struct World {
     next_request: u64,
     /// Hops of the gossip message being handed to an engine, for the delivery record.
     current_hops: Option<u16>,
+    /// While the world is built, what nodes publish (profiles, follows, a labeller's
+    /// declaration) is history from before time zero: presync hands it to those who host it,
+    /// and gossip does not carry it.
+    writing_history: bool,
     end: Micros,
 }
 
@@ -342,6 +346,7 @@ impl World {
             pool: EventPool::new(),
             next_request: 0,
             current_hops: None,
+            writing_history: true,
             end: seconds(sc.duration_s),
             sc,
         };
