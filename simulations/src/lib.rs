@@ -7,8 +7,9 @@
 //! byte-identical outputs; independent runs of a sweep run in parallel.
 //!
 //! Modules: [`scenario`] (what to simulate), [`queue`] (virtual time), [`gossipsub`] (one
-//! node's router), [`world`] (the run), [`metrics`] and [`report`] (results), [`plot`] (SVG),
-//! [`sweep`] (many runs).
+//! node's router), [`world`] (the run), [`metrics`], [`report`] and [`series`] (results),
+//! [`story`] (a scenario's events and compared groups), [`plot`] (SVG), [`sweep`] (many runs,
+//! statistics across seeds, shards and merging).
 
 mod adversaries;
 pub mod gossipsub;
@@ -17,6 +18,8 @@ pub mod plot;
 pub mod queue;
 pub mod report;
 pub mod scenario;
+pub mod series;
+pub mod story;
 pub mod sweep;
 pub mod world;
 
@@ -49,8 +52,8 @@ pub enum OutputError {
 }
 
 /// Writes a run's outputs into `dir`: `scenario.toml` (exactly what ran), `summary.json`,
-/// `series.csv`, `latency_cdf.csv`, `posts.csv`, `nodes.csv`, `latency_cdf.svg` and
-/// `delivery.svg`.
+/// `series.csv`, `latency_cdf.csv`, `posts.csv`, `nodes.csv`, `latency_cdf.svg`,
+/// `delivery.svg` (with the online-node count and the scenario's events) and `latency.svg`.
 pub fn write_outputs(report: &Report, scenario: &Scenario, dir: &Path) -> Result<(), OutputError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
@@ -75,20 +78,47 @@ pub fn write_outputs(report: &Report, scenario: &Scenario, dir: &Path) -> Result
         plot::line_chart(
             &dir.join("latency_cdf.svg"),
             &format!("Delivery latency CDF: {title}"),
-            "latency (ms)",
+            "publish-to-store latency (ms)",
             "share of deliveries",
             &report.cdf_points,
             1.0,
         )?;
     }
-    if !report.delivery_points.is_empty() {
-        plot::line_chart(
+    let end_s = scenario.duration_s;
+    if report.delivery_series.iter().any(|s| !s.points.is_empty()) {
+        plot::time_chart(
             &dir.join("delivery.svg"),
-            &format!("Delivery over time: {title}"),
-            "time (s)",
-            "delivered / published (nodes online at publication)",
-            &report.delivery_points,
-            1.05,
+            &plot::TimeChart {
+                title: &format!("Delivery over time: {title}"),
+                y_label: "delivered / published pairs (nodes online at publication)",
+                y_range: 0.0..1.05,
+                series: &report.delivery_series,
+                right: Some(("online nodes", &report.online)),
+                markers: &report.markers,
+                end_s,
+            },
+        )?;
+    }
+    let latency_top = report
+        .latency_series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max);
+    if latency_top > 0.0 {
+        plot::time_chart(
+            &dir.join("latency.svg"),
+            &plot::TimeChart {
+                title: &format!("Latency over time: {title}"),
+                y_label: &format!(
+                    "median latency (ms), posts published in the last {} s",
+                    series::LATENCY_WINDOW as f64 * scenario.metrics.interval_ms / 1000.0
+                ),
+                y_range: 0.0..latency_top * 1.1,
+                series: &report.latency_series,
+                right: None,
+                markers: &report.markers,
+                end_s,
+            },
         )?;
     }
     Ok(())

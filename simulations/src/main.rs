@@ -3,7 +3,7 @@
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use handbill_sim::scenario::{BUILT_IN, Scenario};
-use handbill_sim::sweep::{Param, sweep};
+use handbill_sim::sweep::{DEFAULT_PLOTS, Param, Plan, Shard, shard};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -34,11 +34,14 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },
-    /// Run a scenario over a grid of parameter values and seeds; one CSV row per run.
+    /// Run a scenario over a grid of parameter values and seeds: one CSV row per run, statistics
+    /// across seeds per parameter point (FILE.aggregate.csv) and a chart of each `--plot`
+    /// metric against the first parameter (FILE.METRIC.svg).
     Sweep {
         /// A scenario file, or the name of a built-in scenario.
         scenario: String,
-        /// A parameter and its values, e.g. `--param dissemination.d=4,6,8` (repeatable).
+        /// A parameter and its values, e.g. `--param dissemination.d=4,6,8` (repeatable; the
+        /// first is the charts' x axis).
         #[arg(long = "param", value_name = "KEY=A,B,C")]
         params: Vec<String>,
         /// Seeds per grid point (the scenario's seed and the ones after it).
@@ -47,12 +50,34 @@ enum Command {
         /// Override a scenario value for every run.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
-        /// Where to write the CSV (default: standard output).
+        /// Metrics to chart against the first parameter (repeatable or comma-separated; any
+        /// column of the runs table). Default: delivery_ratio, latency_p50_ms.
+        #[arg(long = "plot", value_name = "METRIC", value_delimiter = ',')]
+        plots: Vec<String>,
+        /// Run only shard I of N (runs I−1, I−1+N, …) and write a shard file to `--out`, for
+        /// `merge` to combine; e.g. `--shard $SLURM_ARRAY_TASK_ID/16`.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// The runs table (default: standard output, without aggregate and charts), or the
+        /// shard file with `--shard`.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Parallel runs (default: one per core).
         #[arg(long)]
         jobs: Option<usize>,
+    },
+    /// Combine the shard files of one sweep into the files a single-machine sweep writes
+    /// (byte for byte): the runs table, the aggregate and the charts.
+    Merge {
+        /// Every shard file of the sweep, in any order.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// The runs table; the aggregate and charts are written beside it.
+        #[arg(long)]
+        out: PathBuf,
+        /// Charts to draw instead of those the sweep asked for.
+        #[arg(long = "plot", value_name = "METRIC", value_delimiter = ',')]
+        plots: Vec<String>,
     },
     /// List the built-in scenarios.
     List,
@@ -79,6 +104,23 @@ fn progress_bar(len: u64, what: &str) -> ProgressBar {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
+}
+
+fn create_parent(file: &std::path::Path) -> Result<()> {
+    match file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+        }
+        None => Ok(()),
+    }
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn main() -> std::process::ExitCode {
@@ -135,6 +177,8 @@ fn run(cli: Cli) -> Result<()> {
             params,
             seeds,
             sets,
+            plots,
+            shard,
             out,
             jobs,
         } => {
@@ -143,27 +187,58 @@ fn run(cli: Cli) -> Result<()> {
                 .iter()
                 .map(|p| Param::parse(p))
                 .collect::<Result<_, _>>()?;
-            let runs = params
-                .iter()
-                .map(|p| p.values.len() as u64)
-                .product::<u64>()
-                * seeds.max(1);
-            let bar = progress_bar(runs, "of runs");
+            let plots = if plots.is_empty() {
+                DEFAULT_PLOTS.iter().map(|p| p.to_string()).collect()
+            } else {
+                plots
+            };
+            let shard = shard.as_deref().map(Shard::parse).transpose()?;
+            if shard.is_some() && out.is_none() {
+                bail!("--shard needs --out FILE: the shard file that `merge` reads");
+            }
+            let plan = Plan::new(&text, &sets, params, seeds, plots)?;
+            // Before hours of runs, not after: the place the results go must exist.
+            if let Some(out) = &out {
+                create_parent(out)?;
+            }
+            let runs = (0..plan.len())
+                .filter(|r| shard.is_none_or(|s| s.holds(*r)))
+                .count();
+            let bar = progress_bar(runs as u64, "of runs");
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(jobs.unwrap_or(0))
                 .build()
                 .context("starting the worker threads")?;
-            let csv =
-                pool.install(|| sweep(&text, &sets, &params, seeds.max(1), &|| bar.inc(1)))?;
+            let rows = pool.install(|| plan.run(shard, &|| bar.inc(1)));
             bar.finish_and_clear();
-            match out {
-                Some(path) => {
-                    std::fs::write(&path, csv.as_str())
+            let keys: Vec<String> = plan.params.iter().map(|p| p.key.clone()).collect();
+            match (out, shard) {
+                (Some(path), Some(shard)) => {
+                    let text = shard::shard_file(&plan, shard, rows);
+                    std::fs::write(&path, text)
                         .with_context(|| format!("writing {}", path.display()))?;
-                    eprintln!("{runs} runs written to {}", path.display());
+                    eprintln!(
+                        "shard {}/{}: {runs} of {} runs written to {}",
+                        shard.index,
+                        shard.count,
+                        plan.len(),
+                        path.display()
+                    );
                 }
-                None => print!("{}", csv.as_str()),
+                (Some(path), None) => {
+                    let outcome = handbill_sim::sweep::finish(&keys, rows);
+                    let written = outcome.write(&path, &plan.plots)?;
+                    eprintln!("{runs} runs; wrote {}", list(&written));
+                }
+                (None, _) => print!("{}", handbill_sim::sweep::finish(&keys, rows).runs.as_str()),
             }
+        }
+        Command::Merge { shards, out, plots } => {
+            let (outcome, asked) = shard::merge_files(&shards)?;
+            create_parent(&out)?;
+            let plots = if plots.is_empty() { asked } else { plots };
+            let written = outcome.write(&out, &plots)?;
+            eprintln!("{} shards merged; wrote {}", shards.len(), list(&written));
         }
     }
     Ok(())

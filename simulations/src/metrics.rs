@@ -184,8 +184,8 @@ pub struct Summary {
     pub latency_ms: Option<Percentiles>,
     /// Mean gossip hops at first delivery (posts received by gossip only).
     pub hops_mean: Option<f64>,
-    /// Duplicate arrivals per delivered (node, post) pair.
-    pub duplicates_per_node_per_message: f64,
+    /// Duplicate arrivals per delivered (node, post) pair; `None` when nothing was delivered.
+    pub duplicates_per_node_per_message: Option<f64>,
     /// Bytes sent per honest node.
     pub bytes_per_node: Bytes,
     /// Posts that had to be fetched after the fact.
@@ -274,8 +274,9 @@ pub struct Backfill {
     pub completeness: Option<f64>,
     /// Those pairs.
     pub pairs: u64,
-    /// Share of all deliveries that came by backfill rather than gossip.
-    pub via_backfill_share: f64,
+    /// Share of all deliveries that were fetched (range responses) rather than gossiped;
+    /// `None` when nothing was delivered.
+    pub via_backfill_share: Option<f64>,
 }
 
 /// The `q` quantile of sorted `values` (nearest rank).

@@ -5,7 +5,9 @@ use crate::gossipsub::NodeId;
 use crate::metrics::{
     Backfill, Bytes, Csv, Delivery, Percentiles, Summary, f, ms, quantile, round3,
 };
+use crate::plot::{Marker, Series};
 use crate::queue::{Micros, seconds};
+use crate::series::Pair;
 use crate::world::{Presence, Role, World};
 use handbill_protocol::payload::Action;
 use handbill_protocol::store::Store;
@@ -27,15 +29,14 @@ pub struct Report {
     pub nodes: Csv,
     /// (latency ms, cumulative share) for the CDF plot.
     pub cdf_points: Vec<(f64, f64)>,
-    /// (time s, delivery ratio so far over live pairs) for the delivery plot.
-    pub delivery_points: Vec<(f64, f64)>,
-}
-
-struct Pair {
-    published: Micros,
-    stored: Option<Micros>,
-    /// The node was online when the post was published.
-    live: bool,
+    /// Live delivery ratio so far over time: all pairs, then each compared group.
+    pub delivery_series: Vec<Series>,
+    /// Median latency of the posts published in each time bucket: all, then each group.
+    pub latency_series: Vec<Series>,
+    /// Nodes online over time.
+    pub online: Series,
+    /// The scenario's events.
+    pub markers: Vec<Marker>,
 }
 
 /// Builds the report of a finished run.
@@ -91,6 +92,8 @@ pub fn report(w: &World) -> Report {
                 }
             }
             pairs.push(Pair {
+                author: p.author,
+                node: n,
                 published: p.published,
                 stored,
                 live: !missed_live,
@@ -205,60 +208,9 @@ pub fn report(w: &World) -> Report {
         .map(|n| w.tally.duplicates[n])
         .sum();
 
-    // Series: cumulative deliveries against pairs published so far.
+    let groups = crate::story::groups(w);
     let width = crate::queue::millis(w.sc.metrics.interval_ms).max(1);
-    let mut series = Csv::new(&[
-        "time_s",
-        "online",
-        "published_pairs",
-        "delivered_pairs",
-        "delivery_ratio",
-        "live_published_pairs",
-        "live_delivered_pairs",
-        "live_delivery_ratio",
-        "payload_bytes",
-        "control_bytes",
-    ]);
-    let sorted_times = |live_only: bool| {
-        let mut published: Vec<Micros> = Vec::new();
-        let mut stored: Vec<Micros> = Vec::new();
-        for p in pairs.iter().filter(|p| p.live || !live_only) {
-            published.push(p.published);
-            stored.extend(p.stored);
-        }
-        published.sort_unstable();
-        stored.sort_unstable();
-        (published, stored)
-    };
-    let (published_at, stored_at) = sorted_times(false);
-    let (live_published_at, live_stored_at) = sorted_times(true);
-    let mut delivery_points = Vec::new();
-    for (i, b) in w.tally.buckets.iter().enumerate() {
-        let end = (i as u64 + 1) * width;
-        let pub_so_far = published_at.partition_point(|t| *t < end) as u64;
-        let got = stored_at.partition_point(|t| *t < end) as u64;
-        let ratio = share(got, pub_so_far);
-        let live_pub = live_published_at.partition_point(|t| *t < end) as u64;
-        let live_got = live_stored_at.partition_point(|t| *t < end) as u64;
-        let live_ratio = share(live_got, live_pub);
-        let t = end as f64 / 1e6;
-        if live_pub > 0 {
-            delivery_points.push((t, live_ratio));
-        }
-        let blank_if_none = |n: u64, r: f64| if n == 0 { String::new() } else { f(r) };
-        series.row(&[
-            f(t),
-            b.online.to_string(),
-            pub_so_far.to_string(),
-            got.to_string(),
-            blank_if_none(pub_so_far, ratio),
-            live_pub.to_string(),
-            live_got.to_string(),
-            blank_if_none(live_pub, live_ratio),
-            b.payload.to_string(),
-            b.control.to_string(),
-        ]);
-    }
+    let over_time = crate::series::over_time(&pairs, &groups, &w.tally, width);
 
     let mut latency_cdf = Csv::new(&["percentile", "latency_ms"]);
     let mut sorted = latencies.clone();
@@ -306,26 +258,39 @@ pub fn report(w: &World) -> Report {
         latency_ms: Percentiles::of(&mut latencies),
         hops_mean: (w.tally.hops.1 > 0)
             .then(|| round3(w.tally.hops.0 as f64 / w.tally.hops.1 as f64)),
-        duplicates_per_node_per_message: round3(share(duplicates, delivered_pairs)),
+        duplicates_per_node_per_message: (delivered_pairs > 0)
+            .then(|| round3(share(duplicates, delivered_pairs))),
         bytes_per_node: bytes,
         backfill: Backfill {
             completeness: (missed.0 > 0).then(|| round3(share(missed.1, missed.0))),
             pairs: missed.0,
-            via_backfill_share: round3(share(by_backfill, delivered_pairs)),
+            via_backfill_share: (delivered_pairs > 0)
+                .then(|| share(by_backfill, delivered_pairs))
+                .map(round_share),
         },
         mesh_degree_mean,
         counters,
-        checks: checks(w),
+        checks: checks(w, &pairs, &groups),
     };
     Report {
         summary,
-        series,
+        series: over_time.csv,
         latency_cdf,
         posts,
         nodes,
         cdf_points,
-        delivery_points,
+        delivery_series: over_time.delivery,
+        latency_series: over_time.latency,
+        online: over_time.online,
+        markers: crate::story::markers(w),
     }
+}
+
+/// Rounds a share to 3 decimals, except that a share above zero never reads as zero: a few
+/// fetched deliveries among many gossiped ones are still fetched deliveries.
+fn round_share(x: f64) -> f64 {
+    let r = round3(x);
+    if r == 0.0 && x > 0.0 { 0.001 } else { r }
 }
 
 fn share(part: u64, whole: u64) -> f64 {
@@ -333,6 +298,16 @@ fn share(part: u64, whole: u64) -> f64 {
         1.0
     } else {
         part as f64 / whole as f64
+    }
+}
+
+/// A check's share, or null when there was nothing to measure: a share of nothing is not a
+/// success (a spam run without spammers has graylisted no spammer links, not all of them).
+fn share_or_null(part: u64, whole: u64) -> Value {
+    if whole == 0 {
+        Value::Null
+    } else {
+        json!(round3(part as f64 / whole as f64))
     }
 }
 
@@ -374,15 +349,29 @@ fn ratio_of(w: &World, which: impl Fn(usize) -> bool, nodes: Option<&[NodeId]>) 
             delivered += u64::from(p.stored_at[n] != Micros::MAX);
         }
     }
-    if eligible == 0 {
-        Value::Null
-    } else {
-        json!(round3(delivered as f64 / eligible as f64))
-    }
+    share_or_null(delivered, eligible)
 }
 
-fn checks(w: &World) -> BTreeMap<String, Value> {
+fn checks(w: &World, pairs: &[Pair], groups: &[crate::story::Group]) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
+    // Each compared group's latency, so "how much later does the censored author arrive?" is
+    // a number in the summary and in sweeps.
+    for g in groups {
+        let mut lat: Vec<f64> = pairs
+            .iter()
+            .filter(|p| p.live && g.holds(p.author, p.node))
+            .filter_map(|p| p.stored.map(|at| ms(at.saturating_sub(p.published))))
+            .collect();
+        let pct = Percentiles::of(&mut lat);
+        out.insert(
+            format!("{}_latency_p50_ms", g.name),
+            pct.as_ref().map_or(Value::Null, |p| json!(p.p50)),
+        );
+        out.insert(
+            format!("{}_latency_p99_ms", g.name),
+            pct.as_ref().map_or(Value::Null, |p| json!(p.p99)),
+        );
+    }
     let first_author = |k: usize| w.posts[k].author == 0;
     if let Some(d) = &w.sc.deplatform {
         let t = seconds(d.at_s);
@@ -413,7 +402,7 @@ fn checks(w: &World) -> BTreeMap<String, Value> {
             .count();
         out.insert(
             "deplatform_joiners_connected".into(),
-            json!(round3(share(joined as u64, w.joiners.len() as u64))),
+            share_or_null(joined as u64, w.joiners.len() as u64),
         );
         out.insert(
             "deplatform_joiners_delivery".into(),
@@ -435,16 +424,6 @@ fn checks(w: &World) -> BTreeMap<String, Value> {
             "eclipse_target_delivery".into(),
             ratio_of(w, |_| true, Some(&[t])),
         );
-        let mut lat: Vec<f64> = w
-            .posts
-            .iter()
-            .filter(|p| p.id.is_some() && p.stored_at[t as usize] != Micros::MAX)
-            .map(|p| ms(p.stored_at[t as usize] - p.published))
-            .collect();
-        out.insert(
-            "eclipse_target_latency_p50_ms".into(),
-            Percentiles::of(&mut lat).map_or(Value::Null, |p| json!(p.p50)),
-        );
         let mesh: Vec<(u32, usize)> = w.nodes[t as usize].router.mesh_sizes().collect();
         let sybil_slots: usize = mesh
             .iter()
@@ -460,14 +439,14 @@ fn checks(w: &World) -> BTreeMap<String, Value> {
         let slots: usize = mesh.iter().map(|(_, s)| s).sum();
         out.insert(
             "eclipse_target_mesh_sybil_share".into(),
-            json!(round3(share(sybil_slots as u64, slots as u64))),
+            share_or_null(sybil_slots as u64, slots as u64),
         );
     }
     if w.sc.spam.is_some() {
         let (graylisted, links) = w.spammer_graylisting();
         out.insert(
             "spam_links_graylisted".into(),
-            json!(round3(share(graylisted, links))),
+            share_or_null(graylisted, links),
         );
         out.insert(
             "spam_valid_events_stored_per_honest_node".into(),
@@ -546,13 +525,7 @@ fn moderation_checks(w: &World, out: &mut BTreeMap<String, Value>) {
             bucket.0 += u64::from(counts);
         }
     }
-    let ratio = |(a, b): (u64, u64)| {
-        if b == 0 {
-            Value::Null
-        } else {
-            json!(round3(a as f64 / b as f64))
-        }
-    };
+    let ratio = |(a, b): (u64, u64)| share_or_null(a, b);
     out.insert(
         "moderation_labelled_posts".into(),
         json!(

@@ -23,6 +23,10 @@ pub enum ScenarioError {
     Invalid(String),
 }
 
+/// How far `network.region_shares` may sum from 1: floating-point rounding of decimal
+/// fractions and no more (write thirds as 0.333333, 0.333333, 0.333334).
+pub const REGION_SHARES_TOLERANCE: f64 = 1e-9;
+
 /// One simulated run: network, overlay, dissemination, workload and the adversities applied.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -108,7 +112,7 @@ pub enum SignatureMode {
 pub struct Network {
     /// Region names; nodes are assigned to regions in proportion to `region_shares`.
     pub regions: Vec<String>,
-    /// Share of nodes in each region (normalised).
+    /// Share of nodes in each region; they must sum to 1.
     pub region_shares: Vec<f64>,
     /// One-way base latency between regions, in milliseconds: `latency_ms[a][b]`.
     pub latency_ms: Vec<Vec<f64>>,
@@ -590,6 +594,14 @@ impl Scenario {
             || n.region_shares.iter().sum::<f64>() <= 0.0
         {
             return bad("latencies and region shares must be non-negative numbers".into());
+        }
+        // Shares are written to scenario.toml as given, so a run must use them as given: a
+        // silent renormalisation would make the recorded scenario differ from what ran.
+        let total: f64 = n.region_shares.iter().sum();
+        if (total - 1.0).abs() > REGION_SHARES_TOLERANCE {
+            return bad(format!(
+                "network.region_shares must sum to 1 (they sum to {total}); e.g. [0.4, 0.35, 0.25]"
+            ));
         }
         if !(0.0..=1.0).contains(&n.loss) {
             return bad("network.loss must be in [0, 1]".into());
