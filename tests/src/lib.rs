@@ -9,6 +9,7 @@ pub mod hostile;
 pub mod nat;
 pub mod netns;
 pub mod relay_probe;
+pub mod testbed;
 
 use handbill_protocol::api::*;
 use handbill_protocol::{AuthorId, EventId};
@@ -106,7 +107,16 @@ pub fn handbill_ok(home: &Path, args: &[&str]) -> String {
 }
 
 /// Polls `check` until it returns `Some`, or panics with `what` after [`DEADLINE`].
-pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+pub fn wait_for<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    wait_for_within(what, DEADLINE, check)
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `deadline`.
+pub fn wait_for_within<T>(
+    what: &str,
+    deadline: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
     let start = Instant::now();
     let mut pause = Duration::from_millis(20);
     loop {
@@ -114,8 +124,8 @@ pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
             return value;
         }
         assert!(
-            start.elapsed() < DEADLINE,
-            "timed out after {DEADLINE:?} waiting for {what}"
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
         );
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(250));
@@ -135,6 +145,8 @@ pub struct Node {
     /// The network namespace it runs in, if not the test's own (API calls are made from
     /// there too, since its loopback is the namespace's).
     netns: Option<String>,
+    /// Its log filter, if not the tests' default.
+    log: Option<String>,
 }
 
 /// A response: status code and JSON body (or `Value::Null`).
@@ -162,9 +174,29 @@ impl Node {
         Node::start_inner(home, args, Some(netns.name.clone()))
     }
 
+    /// Starts a daemon inside a network namespace with `log` as its log filter (measurements
+    /// keep the daemons' logging quiet, since on a shared machine it costs time).
+    pub fn start_in_logging(
+        netns: &netns::Netns,
+        home: PathBuf,
+        args: Vec<String>,
+        log: &str,
+    ) -> Node {
+        Node::start_logging(home, args, Some(netns.name.clone()), Some(log.to_string()))
+    }
+
     fn start_inner(home: PathBuf, args: Vec<String>, netns: Option<String>) -> Node {
+        Node::start_logging(home, args, netns, None)
+    }
+
+    fn start_logging(
+        home: PathBuf,
+        args: Vec<String>,
+        netns: Option<String>,
+        log: Option<String>,
+    ) -> Node {
         let _ = std::fs::remove_file(home.join("api.addr"));
-        let log = std::fs::File::create(home.with_extension("log")).expect("daemon log file");
+        let log_file = std::fs::File::create(home.with_extension("log")).expect("daemon log file");
         let daemon = bin_dir().join("handbilld");
         let mut command = match &netns {
             // `ip netns exec` execs the daemon, so the child's pid is the daemon's.
@@ -184,12 +216,14 @@ impl Node {
             .env(
                 "RUST_LOG",
                 std::env::var("HANDBILL_TEST_LOG").unwrap_or_else(|_| {
-                    "info,handbilld=debug,libp2p_gossipsub=warn,libp2p_kad=error".into()
+                    log.clone().unwrap_or_else(|| {
+                        "info,handbilld=debug,libp2p_gossipsub=warn,libp2p_kad=error".into()
+                    })
                 }),
             )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(log)
+            .stderr(log_file)
             .spawn()
             .expect("starting handbilld");
         let api = wait_for("the daemon to write api.addr", || {
@@ -212,6 +246,7 @@ impl Node {
             agent,
             args,
             netns,
+            log,
         };
         wait_for("the daemon to listen for peers", || {
             node.status().listen_addrs.first().cloned()
@@ -467,7 +502,12 @@ impl Node {
         self.kill();
         let mut args = self.args.clone();
         args.extend(extra);
-        let fresh = Node::start_inner(self.home.clone(), args, self.netns.clone());
+        let fresh = Node::start_logging(
+            self.home.clone(),
+            args,
+            self.netns.clone(),
+            self.log.clone(),
+        );
         *self = fresh;
     }
 
