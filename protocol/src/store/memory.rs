@@ -3,7 +3,7 @@
 
 use super::{
     Inserted, LogState, NOTIFICATIONS_MAX, REFERENCE_COUNT_MAX, Store, StoreCounts, StoreError,
-    TimelineCursor, in_timeline, payload_indexes, reply_parent,
+    TimelineCursor, in_timeline, reply_parent,
 };
 use crate::id::{AuthorId, EventId};
 use crate::log::{ForkEvidence, SamePosition, compare_position};
@@ -30,6 +30,9 @@ pub struct MemoryStore {
     notifications: BTreeMap<u64, EventId>,
     settings: BTreeMap<String, Vec<u8>>,
     pool: Option<EventPool>,
+    /// Whether `terms` is kept: one entry per word of every post is most of a post's cost in
+    /// a store, and a simulated node is never searched.
+    no_search_index: bool,
 }
 
 /// One copy of each event shared by many memory stores: a simulator's thousands of nodes hold
@@ -112,6 +115,13 @@ impl MemoryStore {
         }
     }
 
+    /// The same store without the search index ([`Store::search_seek`] then fails): for
+    /// simulations, where nodes are never searched and words are most of a stored post's cost.
+    pub fn without_search_index(mut self) -> MemoryStore {
+        self.no_search_index = true;
+        self
+    }
+
     fn keep(&self, event: &VerifiedEvent) -> VerifiedEvent {
         match &self.pool {
             Some(pool) => pool.intern(event),
@@ -125,8 +135,7 @@ impl MemoryStore {
             created_at: event.header().created_at,
             id: event.id(),
         };
-        let (references, terms) = payload_indexes(event);
-        for (relation, target) in references {
+        for (relation, target) in crate::relations::references_of(event) {
             let entry = (target, relation, event.author(), key);
             if add {
                 self.references.insert(entry);
@@ -134,7 +143,10 @@ impl MemoryStore {
                 self.references.remove(&entry);
             }
         }
-        for term in terms {
+        if self.no_search_index {
+            return;
+        }
+        for term in crate::search::terms_of(event) {
             if add {
                 self.terms.insert((term, key));
             } else {
@@ -375,6 +387,9 @@ impl Store for MemoryStore {
         term: &str,
         upper: Bound<TimelineCursor>,
     ) -> Result<Option<TimelineCursor>, StoreError> {
+        if self.no_search_index {
+            return Err(StoreError::NoIndex("search"));
+        }
         let low = Bound::Included((term.to_string(), TimelineCursor::MIN));
         let high = match upper {
             Bound::Unbounded => Bound::Included((term.to_string(), TimelineCursor::MAX)),
@@ -477,5 +492,14 @@ mod tests {
         let pool = EventPool::new();
         super::super::conformance::run_all(|| MemoryStore::pooled(pool.clone()));
         assert!(!pool.is_empty(), "the stores shared the pool");
+    }
+
+    #[test]
+    fn a_store_without_a_search_index_says_so_when_searched() {
+        let store = MemoryStore::new().without_search_index();
+        assert!(matches!(
+            store.search(&["word".to_string()], None, 10),
+            Err(StoreError::NoIndex("search"))
+        ));
     }
 }

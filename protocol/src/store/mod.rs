@@ -92,6 +92,10 @@ pub enum StoreError {
     /// Stored bytes no longer decode: the store was damaged outside our control.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The store was built without the index a query needs (a simulator's stores keep no
+    /// search index: nobody searches them).
+    #[error("this store keeps no {0} index")]
+    NoIndex(&'static str),
     /// The store was written by a newer build, in a layout this one does not know.
     #[error(
         "the store has layout version {found}, newer than the {supported} this build knows; run a newer handbilld"

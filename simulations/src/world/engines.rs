@@ -29,7 +29,8 @@ impl World {
             ..EngineConfig::default()
         };
         let key = AuthorKey::from_secret_bytes(secret);
-        let store = MemoryStore::pooled(self.pool.clone());
+        // Nobody searches a simulated node; its words would be most of each post's memory.
+        let store = MemoryStore::pooled(self.pool.clone()).without_search_index();
         match Engine::new(key, store, config, timestamp(self.now)) {
             Ok(engine) => engine,
             // A fresh memory store cannot fail to load.
