@@ -110,8 +110,8 @@ pub fn write_outputs(report: &Report, scenario: &Scenario, dir: &Path) -> Result
             &plot::TimeChart {
                 title: &format!("Latency over time: {title}"),
                 y_label: &format!(
-                    "median latency (ms), posts published in the last {} s",
-                    series::LATENCY_WINDOW as f64 * scenario.metrics.interval_ms / 1000.0
+                    "mean latency (ms), posts published in the last {} s",
+                    report.latency_window_s
                 ),
                 y_range: 0.0..latency_top * 1.1,
                 series: &report.latency_series,

@@ -35,6 +35,8 @@ pub struct Report {
     pub latency_series: Vec<Series>,
     /// Nodes online over time.
     pub online: Series,
+    /// Seconds of publication time each point of `latency_series` covers.
+    pub latency_window_s: f64,
     /// The scenario's events.
     pub markers: Vec<Marker>,
 }
@@ -210,7 +212,12 @@ pub fn report(w: &World) -> Report {
 
     let groups = crate::story::groups(w);
     let width = crate::queue::millis(w.sc.metrics.interval_ms).max(1);
-    let over_time = crate::series::over_time(&pairs, &groups, &w.tally, width);
+    let window = crate::series::latency_window(
+        w.sc.workload.authors,
+        crate::queue::millis(w.sc.workload.interval_ms),
+        width,
+    );
+    let over_time = crate::series::over_time(&pairs, &groups, &w.tally, width, window);
 
     let mut latency_cdf = Csv::new(&["percentile", "latency_ms"]);
     let mut sorted = latencies.clone();
@@ -282,6 +289,7 @@ pub fn report(w: &World) -> Report {
         delivery_series: over_time.delivery,
         latency_series: over_time.latency,
         online: over_time.online,
+        latency_window_s: (window * width) as f64 / 1e6,
         markers: crate::story::markers(w),
     }
 }

@@ -26,17 +26,24 @@ pub struct OverTime {
     pub csv: Csv,
     /// Live delivery ratio so far: overall, then per group.
     pub delivery: Vec<Series>,
-    /// Median latency of the posts published in the last [`LATENCY_WINDOW`] buckets: overall,
+    /// Mean latency of the posts published in the last [`latency_window`] buckets: overall,
     /// then per group.
     pub latency: Vec<Series>,
     /// Nodes online at the end of each bucket.
     pub online: Series,
 }
 
-/// Buckets of publication time a latency point covers. One bucket holds one post or a few, so
-/// its median jumps with where that post's author sits; five smooth the line without hiding a
-/// change that lasts seconds.
-pub const LATENCY_WINDOW: u64 = 5;
+/// Buckets of publication time a latency point of the charts covers: at least five, and whole
+/// rounds of the authors' round-robin. A bucket holds one post or a few, so its latency jumps
+/// with where that post's author sits; a window that holds some authors twice and others once
+/// makes a saw-tooth of the authors' mix instead of a line. The charts draw the window's mean:
+/// latencies are a mix of regions, and the median of a mix flips between its modes.
+pub fn latency_window(authors: usize, post_interval: Micros, width: Micros) -> u64 {
+    let round = (authors as u64 * post_interval)
+        .div_ceil(width.max(1))
+        .max(1);
+    round * 5u64.div_ceil(round)
+}
 
 /// Cumulative delivery and latency by publication time of a set of pairs.
 struct Lines {
@@ -93,13 +100,24 @@ impl Lines {
         ]
     }
 
-    /// Median latency of live deliveries of posts published in [start, end).
-    fn latency_p50(&self, start: Micros, end: Micros) -> Option<f64> {
+    /// Latencies of live deliveries of posts published in [start, end).
+    fn latencies(&self, start: Micros, end: Micros) -> &[(Micros, f64)] {
         let from = self.latencies.partition_point(|(t, _)| *t < start);
         let to = self.latencies.partition_point(|(t, _)| *t < end);
-        let mut bucket: Vec<f64> = self.latencies[from..to].iter().map(|x| x.1).collect();
+        &self.latencies[from..to]
+    }
+
+    /// Median latency of live deliveries of posts published in [start, end).
+    fn latency_p50(&self, start: Micros, end: Micros) -> Option<f64> {
+        let mut bucket: Vec<f64> = self.latencies(start, end).iter().map(|x| x.1).collect();
         bucket.sort_by(f64::total_cmp);
         (!bucket.is_empty()).then(|| quantile(&bucket, 0.5))
+    }
+
+    /// Mean latency of live deliveries of posts published in [start, end).
+    fn latency_mean(&self, start: Micros, end: Micros) -> Option<f64> {
+        let window = self.latencies(start, end);
+        (!window.is_empty()).then(|| window.iter().map(|x| x.1).sum::<f64>() / window.len() as f64)
     }
 }
 
@@ -108,7 +126,13 @@ fn ratio(part: u64, whole: u64) -> Option<f64> {
 }
 
 /// Builds the per-bucket table and lines from the run's pairs.
-pub fn over_time(pairs: &[Pair], groups: &[Group], tally: &Tally, width: Micros) -> OverTime {
+pub fn over_time(
+    pairs: &[Pair],
+    groups: &[Group],
+    tally: &Tally,
+    width: Micros,
+    window: u64,
+) -> OverTime {
     let all = Lines::of(pairs.iter());
     let per_group: Vec<Lines> = groups
         .iter()
@@ -124,13 +148,13 @@ pub fn over_time(pairs: &[Pair], groups: &[Group], tally: &Tally, width: Micros)
         "live_delivered_pairs".into(),
         "live_delivery_ratio".into(),
         "latency_p50_ms".into(),
-        "latency_p50_ms_window".into(),
+        "latency_mean_ms_window".into(),
         "payload_bytes".into(),
         "control_bytes".into(),
     ];
     for g in groups {
         header.push(format!("{}_live_delivery_ratio", g.name));
-        header.push(format!("{}_latency_p50_ms_window", g.name));
+        header.push(format!("{}_latency_mean_ms_window", g.name));
     }
     let mut csv = Csv::new(&header.iter().map(String::as_str).collect::<Vec<_>>());
     let line = |label: &str| Series {
@@ -152,8 +176,8 @@ pub fn over_time(pairs: &[Pair], groups: &[Group], tally: &Tally, width: Micros)
         let [published, delivered, live_published, live_delivered] = all.counts(end);
         let live_ratio = ratio(live_delivered, live_published);
         let p50 = all.latency_p50(start, end);
-        let window_start = end.saturating_sub(LATENCY_WINDOW * width);
-        let p50_window = all.latency_p50(window_start, end);
+        let window_start = end.saturating_sub(window * width);
+        let mean_window = all.latency_mean(window_start, end);
         let mut row = vec![
             f(t),
             b.online.to_string(),
@@ -164,7 +188,7 @@ pub fn over_time(pairs: &[Pair], groups: &[Group], tally: &Tally, width: Micros)
             live_delivered.to_string(),
             cell(live_ratio),
             cell(p50),
-            cell(p50_window),
+            cell(mean_window),
             b.payload.to_string(),
             b.control.to_string(),
         ];
@@ -177,11 +201,11 @@ pub fn over_time(pairs: &[Pair], groups: &[Group], tally: &Tally, width: Micros)
                 latency[k].points.push((t, l));
             }
         };
-        push(0, live_ratio, p50_window);
+        push(0, live_ratio, mean_window);
         for (k, lines) in per_group.iter().enumerate() {
             let [.., lp, ld] = lines.counts(end);
             let r = ratio(ld, lp);
-            let l = lines.latency_p50(window_start, end);
+            let l = lines.latency_mean(window_start, end);
             row.push(cell(r));
             row.push(cell(l));
             push(k + 1, r, l);
@@ -193,5 +217,21 @@ pub fn over_time(pairs: &[Pair], groups: &[Group], tally: &Tally, width: Micros)
         delivery,
         latency,
         online,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_latency_window_holds_whole_author_rounds() {
+        let s = 1_000_000;
+        // 3 authors posting every second, 1 s buckets: rounds of 3 buckets, two of them.
+        assert_eq!(latency_window(3, s, s), 6);
+        assert_eq!(latency_window(5, s, s), 5);
+        // 20 authors at 10 posts a second: one round is 2 buckets.
+        assert_eq!(latency_window(20, s / 10, s), 6);
+        assert_eq!(latency_window(1, s, s), 5);
     }
 }
