@@ -43,12 +43,19 @@ pub fn bin_dir() -> &'static Path {
         let mut build = Command::new(cargo);
         // Build every binary with the same feature resolution as `cargo test --workspace`
         // (bins and tests of the whole workspace), so nothing is compiled a second time with
-        // different features; in the release profile (measurement tools), just the binaries.
+        // different features. The release measurement tools run as `cargo run --release -p
+        // handbill-tests --example …`, whose features differ from the workspace's: building
+        // the binaries in the same target directory made each run rebuild the daemon, and the
+        // next `cargo run` rebuild it back. They get a target directory of their own.
         if dir.file_name().is_some_and(|n| n == "release") {
+            let own = dir.with_file_name("measure-bins");
             build.args(["build", "--quiet", "--release", "--workspace", "--bins"]);
-        } else {
-            build.args(["build", "--quiet", "--workspace", "--bins", "--tests"]);
+            build.arg("--target-dir").arg(&own);
+            let status = build.status().expect("running cargo build for the daemon");
+            assert!(status.success(), "building handbilld failed");
+            return own.join("release");
         }
+        build.args(["build", "--quiet", "--workspace", "--bins", "--tests"]);
         let status = build.status().expect("running cargo build for the daemon");
         assert!(status.success(), "building handbilld failed");
         dir
