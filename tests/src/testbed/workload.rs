@@ -100,6 +100,12 @@ pub struct Outcome {
     pub delivered_at: Vec<Vec<Option<Duration>>>,
     /// Router counters over the run (from the epoch to the end).
     pub counters: Vec<super::router::Counters>,
+    /// Router counters from 10 s after the last post to the end (empty if the run stopped
+    /// before): the traffic of a network with nothing to carry (pings, identify, Kademlia,
+    /// gossipsub heartbeats, heads exchanges).
+    pub idle_counters: Vec<super::router::Counters>,
+    /// How long that idle stretch lasted.
+    pub idle_span: Duration,
     /// Per node, gossip messages it dropped as duplicates during the run (from its log).
     pub duplicates: Vec<u64>,
     /// How long the run lasted from the epoch.
@@ -288,7 +294,12 @@ pub fn run(tb: &Testbed, until: Until) -> Outcome {
     for r in receipts.drain(..) {
         got += take(r, &mut latency_ms, &mut delivered_at);
     }
+    let quiet_from = epoch.elapsed() + Duration::from_secs(10);
+    let mut quiet: Option<(Vec<super::router::Counters>, Duration)> = None;
     while epoch.elapsed() < plan.duration && !(until == Until::Delivered && got == wanted) {
+        if quiet.is_none() && epoch.elapsed() >= quiet_from {
+            quiet = Some((tb.router.counters(), epoch.elapsed()));
+        }
         let left = plan.duration.saturating_sub(epoch.elapsed());
         if let Ok(r) = rx.recv_timeout(left.min(Duration::from_millis(500))) {
             got += take(r, &mut latency_ms, &mut delivered_at);
@@ -296,6 +307,22 @@ pub fn run(tb: &Testbed, until: Until) -> Outcome {
     }
     let elapsed = epoch.elapsed();
     let counters = tb.router.counters();
+    let (idle_counters, idle_span) = match quiet {
+        Some((at, since)) => (
+            counters
+                .iter()
+                .zip(&at)
+                .map(|(end, start)| super::router::Counters {
+                    sent_bytes: end.sent_bytes - start.sent_bytes,
+                    sent_packets: end.sent_packets - start.sent_packets,
+                    received_bytes: end.received_bytes - start.received_bytes,
+                    ..Default::default()
+                })
+                .collect(),
+            elapsed.saturating_sub(since),
+        ),
+        None => (Vec::new(), Duration::ZERO),
+    };
     let duplicates = (0..plan.nodes)
         .map(|i| duplicates_since(&tb.log_path(i), log_offsets[i]))
         .collect();
@@ -313,6 +340,8 @@ pub fn run(tb: &Testbed, until: Until) -> Outcome {
         eligible,
         delivered_at,
         counters,
+        idle_counters,
+        idle_span,
         duplicates,
         elapsed,
     }
