@@ -16,6 +16,9 @@
 //! Carlo is itself held against the analysis (the fixed point s = 1 − e^(−f·s)), so a slip in
 //! it cannot pass as agreement.
 
+mod common;
+
+use common::UNIFORM;
 use handbill_sim::Scenario;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -208,33 +211,27 @@ fn simulate(fanout: usize, seed: u64) -> Outcomes {
     // Posts go out every 20 ms from 1 s on; an epidemic is over in well under a second (tens
     // of 20 ms hops), checked below, and 3 s more leave room for it.
     let last_post_s = 1.0 + 0.02 * (SIM_POSTS - 1) as f64;
-    let sets: Vec<String> = [
-        // Timing does not change who is reached; a uniform, unlimited network is the cheapest.
-        "network.regions=[\"one\"]",
-        "network.region_shares=[1.0]",
-        "network.latency_ms=[[20.0]]",
-        "network.jitter_ms=0",
-        "network.upload_bytes_per_s=0",
-        "signatures=\"memo\"",
-        "overlay.dial_providers=0",
-        "dissemination.model=\"push\"",
-        "dissemination.engine_backfill=false",
-        "workload.authors=1",
-        "workload.start_s=1",
-        "workload.interval_ms=20",
-        // Short texts: indexing the words of long ones is a quarter of the engines' time.
-        "workload.text_bytes=8",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([
-        format!("seed={seed}"),
-        format!("nodes={N}"),
-        format!("dissemination.fanout={fanout}"),
-        format!("workload.posts={SIM_POSTS}"),
-        format!("duration_s={}", last_post_s + 3.0),
-    ])
-    .collect();
+    // Timing does not change who is reached; a uniform, unlimited network is the cheapest.
+    let sets: Vec<String> = UNIFORM
+        .iter()
+        .chain(&[
+            "dissemination.model=\"push\"",
+            "dissemination.engine_backfill=false",
+            "workload.authors=1",
+            "workload.start_s=1",
+            "workload.interval_ms=20",
+            // Short texts: reach does not depend on size, and small events hash and store faster.
+            "workload.text_bytes=8",
+        ])
+        .map(|s| s.to_string())
+        .chain([
+            format!("seed={seed}"),
+            format!("nodes={N}"),
+            format!("dissemination.fanout={fanout}"),
+            format!("workload.posts={SIM_POSTS}"),
+            format!("duration_s={}", last_post_s + 3.0),
+        ])
+        .collect();
     let sc = Scenario::from_toml("", &sets).expect("valid scenario");
     let r = handbill_sim::run(&sc, &mut |_| {});
     // No replication request went out, so nothing was backfilled.

@@ -2,6 +2,9 @@
 //! to completion at a small size. Tolerances and the analysis behind each check are in the
 //! crate README ("What is checked against theory").
 
+mod common;
+
+use common::UNIFORM;
 use handbill_sim::scenario::BUILT_IN;
 use handbill_sim::{Report, Scenario};
 use serde_json::Value;
@@ -27,17 +30,6 @@ fn check(r: &Report, key: &str) -> f64 {
         other => panic!("{key}: expected a number, got {other:?}"),
     }
 }
-
-/// A uniform network: one region, fixed latency, no jitter, unlimited bandwidth.
-const UNIFORM: &[&str] = &[
-    "network.regions=[\"one\"]",
-    "network.region_shares=[1.0]",
-    "network.latency_ms=[[20.0]]",
-    "network.jitter_ms=0",
-    "network.upload_bytes_per_s=0",
-    "signatures=\"memo\"",
-    "overlay.dial_providers=0",
-];
 
 #[test]
 fn same_seed_same_bytes_different_seed_different_bytes() {
