@@ -67,7 +67,7 @@ pub const COLUMNS: &[&str] = &[
 pub const DEFAULT_PLOTS: &[&str] = &["delivery_ratio", "latency_p50_ms"];
 
 /// What a sweep runs: the grid, the seeds per point and the charts wanted.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Plan {
     /// The swept parameters, in `--param` order (the first is the charts' x axis).
     pub params: Vec<Param>,
@@ -78,10 +78,8 @@ pub struct Plan {
     /// Identifies the scenario, overrides, grid and seeds, so shards of different sweeps are
     /// never merged.
     pub grid_id: String,
-    /// Scenario text and overrides, to build each run's scenario.
-    text: String,
-    sets: Vec<String>,
-    base_seed: u64,
+    /// Every run of the grid, in grid order, with its scenario checked.
+    runs: Vec<RunSpec>,
 }
 
 /// One run of the grid.
@@ -109,84 +107,35 @@ impl Plan {
             id.update(format!("\n{}={}", p.key, p.values.join(",")).as_bytes());
         }
         id.update(format!("\nseeds={seeds}").as_bytes());
-        let plan = Plan {
+        let runs = grid(&params, seeds, base.seed, |sets_of_run| {
+            let mut all = sets.to_vec();
+            all.extend(sets_of_run);
+            Scenario::from_toml(text, &all)
+        })?;
+        Ok(Plan {
             params,
             seeds,
             plots,
             grid_id: id.finalize().to_hex()[..32].to_string(),
-            text: text.to_string(),
-            sets: sets.to_vec(),
-            base_seed: base.seed,
-        };
-        plan.runs(None)?;
-        Ok(plan)
+            runs,
+        })
     }
 
     /// Runs in the grid.
     pub fn len(&self) -> usize {
-        self.params
-            .iter()
-            .map(|p| p.values.len())
-            .product::<usize>()
-            * self.seeds as usize
+        self.runs.len()
     }
 
     /// Whether the grid is empty (it never is: a sweep without parameters is one point).
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Parameter points in grid order (the last parameter varies fastest).
-    fn points(&self) -> Vec<Vec<String>> {
-        let mut grid: Vec<Vec<String>> = vec![Vec::new()];
-        for p in &self.params {
-            grid = grid
-                .into_iter()
-                .flat_map(|row| {
-                    p.values.iter().map(move |v| {
-                        let mut r = row.clone();
-                        r.push(v.clone());
-                        r
-                    })
-                })
-                .collect();
-        }
-        grid
-    }
-
-    /// The runs of `shard` (all when `None`), each with its scenario.
-    fn runs(&self, shard: Option<Shard>) -> Result<Vec<RunSpec>, ScenarioError> {
-        let mut runs = Vec::new();
-        for (p, values) in self.points().into_iter().enumerate() {
-            for s in 0..self.seeds {
-                let index = p * self.seeds as usize + s as usize;
-                if shard.is_some_and(|sh| !sh.holds(index)) {
-                    continue;
-                }
-                let mut all = self.sets.clone();
-                all.extend(
-                    self.params
-                        .iter()
-                        .zip(&values)
-                        .map(|(p, v)| format!("{}={v}", p.key)),
-                );
-                all.push(format!("seed={}", self.base_seed + s));
-                let scenario = Scenario::from_toml(&self.text, &all)?;
-                runs.push(RunSpec {
-                    index,
-                    values: values.clone(),
-                    scenario,
-                });
-            }
-        }
-        Ok(runs)
+        self.runs.is_empty()
     }
 
     /// Runs the runs of `shard` (all when `None`) in parallel, calling `done` after each.
     pub fn run(&self, shard: Option<Shard>, done: &(dyn Fn() + Sync)) -> Vec<RunRow> {
-        // Checked in `new`, so building the scenarios again cannot fail.
-        let runs = self.runs(shard).unwrap_or_default();
-        runs.par_iter()
+        self.runs
+            .par_iter()
+            .filter(|spec| shard.is_none_or(|sh| sh.holds(spec.index)))
             .map(|spec| {
                 let report = crate::run(&spec.scenario, &mut |_| {});
                 done();
@@ -194,6 +143,46 @@ impl Plan {
             })
             .collect()
     }
+}
+
+/// Every run of the grid in grid order (the last parameter varies fastest, seeds innermost),
+/// each with the scenario `scenario` builds from its `key=value` overrides.
+fn grid(
+    params: &[Param],
+    seeds: u64,
+    base_seed: u64,
+    scenario: impl Fn(Vec<String>) -> Result<Scenario, ScenarioError>,
+) -> Result<Vec<RunSpec>, ScenarioError> {
+    let mut points: Vec<Vec<String>> = vec![Vec::new()];
+    for p in params {
+        points = points
+            .into_iter()
+            .flat_map(|row| {
+                p.values.iter().map(move |v| {
+                    let mut r = row.clone();
+                    r.push(v.clone());
+                    r
+                })
+            })
+            .collect();
+    }
+    let mut runs = Vec::new();
+    for values in points {
+        for s in 0..seeds {
+            let mut sets: Vec<String> = params
+                .iter()
+                .zip(&values)
+                .map(|(p, v)| format!("{}={v}", p.key))
+                .collect();
+            sets.push(format!("seed={}", base_seed + s));
+            runs.push(RunSpec {
+                index: runs.len(),
+                values: values.clone(),
+                scenario: scenario(sets)?,
+            });
+        }
+    }
+    Ok(runs)
 }
 
 /// One run's figures, as the runs table writes them.
