@@ -73,6 +73,24 @@ pub struct TimeChart<'a> {
     pub end_s: f64,
 }
 
+/// A legend entry's sample: a short line in the series' colour and width.
+fn legend_line(col: RGBColor, width: u32) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new([(x, y), (x + 20, y)], col.stroke_width(width))
+}
+
+/// Draws the legend of `c`'s labelled series, bottom right, over a light box.
+fn legend<'a, CT: CoordTranslate>(
+    c: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    file: &Path,
+) -> Result<(), PlotError> {
+    c.configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .draw()
+        .map_err(|e| err(file, e))
+}
+
 fn area(file: &Path) -> Result<DrawingArea<SVGBackend<'_>, Shift>, PlotError> {
     let root = SVGBackend::new(file, (900, 540)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(file, e))?;
@@ -132,7 +150,7 @@ pub fn time_chart(file: &Path, chart: &TimeChart) -> Result<(), PlotError> {
         ))
         .map_err(|e| err(file, e))?
         .label(s.label.as_str())
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], col.stroke_width(2)));
+        .legend(legend_line(col, 2));
     }
     if let Some((caption, s)) = chart.right {
         c.configure_secondary_axes()
@@ -147,14 +165,9 @@ pub fn time_chart(file: &Path, chart: &TimeChart) -> Result<(), PlotError> {
         ))
         .map_err(|e| err(file, e))?
         .label(format!("{} (right axis)", s.label))
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], col.stroke_width(1)));
+        .legend(legend_line(col, 1));
     }
-    c.configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .draw()
-        .map_err(|e| err(file, e))?;
+    legend(&mut c, file)?;
     root.present().map_err(|e| err(file, e))?;
     Ok(())
 }
@@ -304,9 +317,7 @@ pub fn interval_chart(
             .draw_series(LineSeries::new(line.iter().copied(), col.stroke_width(2)))
             .map_err(|e| err(file, e))?;
         if !s.label.is_empty() {
-            drawn
-                .label(s.label.as_str())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], col.stroke_width(2)));
+            drawn.label(s.label.as_str()).legend(legend_line(col, 2));
         }
         c.draw_series(s.points.iter().map(|(x, st)| {
             let (lo, hi) = bounds(st);
@@ -315,12 +326,7 @@ pub fn interval_chart(
         .map_err(|e| err(file, e))?;
     }
     if series.iter().any(|s| !s.label.is_empty()) {
-        c.configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .draw()
-            .map_err(|e| err(file, e))?;
+        legend(&mut c, file)?;
     }
     root.present().map_err(|e| err(file, e))?;
     Ok(())
