@@ -27,7 +27,12 @@ async function ready(page) {
       assets_transferred: app.reduce((n, e) => n + e.transferSize, 0),
       timeline_json: api.reduce((n, e) => n + e.encodedBodySize, 0),
       requests: entries.length,
-      waterfall: entries.map((e) => `${e.name.replace(location.origin, '')} ${e.startTime.toFixed(1)}+${e.duration.toFixed(1)}`),
+      waterfall: [
+        ...entries.map((e) => `${e.name.replace(location.origin, '')} ${e.startTime.toFixed(1)}+${e.duration.toFixed(1)}`),
+        ...['requestStart', 'responseStart', 'responseEnd', 'domInteractive', 'domContentLoadedEventStart', 'domContentLoadedEventEnd']
+          .map((k) => `document ${k} ${performance.getEntriesByType('navigation')[0][k].toFixed(1)}`),
+        ...performance.getEntriesByType('mark').map((m) => `mark ${m.name} ${m.startTime.toFixed(1)}`),
+      ],
     };
   });
 }

@@ -58,10 +58,32 @@ export function followForm(onFollowed) {
   return form;
 }
 
+const timelinePage = (before) => get('/v1/timeline' + query({ limit: PAGE, before }));
+
+/**
+ * Asks for the timeline's first page at start-up, before the page is drawn; the first screen
+ * takes it as `app.early`.
+ */
+export function prefetchTimeline() {
+  const page = timelinePage();
+  page.catch(() => {}); // The timeline reports a failure when it takes the page.
+  return page;
+}
+
 /** The timeline: the viewer's posts and those of everyone they follow, newest first. */
 export async function timeline(main, _arg, app) {
   const reload = () => app.refresh();
-  const paged = pagedList((before) => get('/v1/timeline' + query({ limit: PAGE, before })), { onChange: reload });
+  const paged = pagedList((before) => {
+    if (before !== undefined) return timelinePage(before);
+    const first = app.early ?? timelinePage();
+    app.early = null;
+    return first.then((page) => {
+      performance.mark('timeline-data');
+      return page;
+    });
+  }, { onChange: reload });
+  // Asked for before anything is drawn: the page's data is the longest wait of a first load.
+  const loading = paged.load();
   const empty = h('div', { class: 'empty', hidden: true },
     h('p', {}, h('strong', {}, 'Your timeline is empty.'), ' It shows your posts and the posts of people you follow.'),
     h('p', {}, 'To follow someone, ask them for their author id (they find it with ', h('code', {}, 'handbill id'),
@@ -71,7 +93,7 @@ export async function timeline(main, _arg, app) {
   replace(main, heading('Timeline'),
     composer({ mode: 'post', onDone: () => {} }),
     empty, paged.list, paged.more);
-  const page = await paged.load();
+  const page = await loading;
   empty.hidden = page.items.length > 0;
   performance.mark('timeline-ready');
   document.body.dataset.ready = 'timeline';
@@ -80,6 +102,25 @@ export async function timeline(main, _arg, app) {
       if (!item.in_timeline || (item.kind !== 'post' && item.kind !== 'repost')) return;
       empty.hidden = true;
       paged.prepend(item);
+    },
+  };
+}
+
+/** A curated list's timeline: the posts of its members only (`arg` is "OWNER/NAME"). */
+export async function listFeed(main, arg) {
+  const at = arg.indexOf('/');
+  const path = `/v1/authors/${encodeURIComponent(arg.slice(0, at))}/lists/${encodeURIComponent(arg.slice(at + 1))}`;
+  const list = await get(path);
+  const paged = pagedList((before) => get(path + '/timeline' + query({ limit: PAGE, before })), {});
+  replace(main, heading(`List: ${list.name}`),
+    h('p', { class: 'hint' }, list.description ? `${list.description} · ` : '', `${list.members.length} members, by `,
+      h('a', { href: `#/author/${list.owner}` }, short(list.owner)), '.'),
+    paged.list, paged.more);
+  const page = await paged.load();
+  if (!page.items.length) main.append(h('p', { class: 'empty' }, 'No post of its members is held on this node yet.'));
+  return {
+    stored(item) {
+      if (list.members.some((m) => m.author === item.author) && (item.kind === 'post' || item.kind === 'repost')) paged.prepend(item);
     },
   };
 }

@@ -1,7 +1,7 @@
 // How one event looks: author, time, text, moderation (collapsed with its reasons, or behind a
 // warning), counts, and what the viewer can do with it.
 
-import { publish } from './api.js';
+import { get, publish } from './api.js';
 import { composer } from './compose.js';
 import { h, replace, authorLabel, short, timeEl, busy } from './ui.js';
 
@@ -65,9 +65,10 @@ function reasonList(verdict) {
 export function renderItem(item, options = {}) {
   const article = h('article', {
     class: 'item' + (options.focus ? ' focus' : '') + (options.reply ? ' reply' : ''),
-    dataset: { id: item.id, action: item.moderation.action },
+    dataset: { id: item.id, author: item.author, action: item.moderation.action },
     'aria-label': `${item.kind} by ${item.author_name ?? short(item.author)}`,
   });
+  shown.set(article, [item, options]);
   const verdict = item.moderation;
   const cover = covers[verdict.action];
   if (!cover) {
@@ -83,6 +84,50 @@ export function renderItem(item, options = {}) {
   return article;
 }
 
+/** What each item on screen was drawn from, so a new label can redraw it. */
+const shown = new WeakMap();
+/** Ids of shown items a label concerns, re-read together shortly after labels stop arriving. */
+const stale = new Set();
+let recheck = null;
+/** Most items re-read at once: a burst of labels costs a bounded number of requests. */
+const RECHECK_MAX = 100;
+
+/**
+ * A label was stored: the items on screen that it concerns (the labelled post, or every post
+ * of the labelled author) are read again, and those whose verdict changed are redrawn in place
+ * (collapsed, warned, or shown again when a label is retracted).
+ */
+export function labelStored(label) {
+  const selector = label.target ? `article.item[data-id="${CSS.escape(label.target)}"]`
+    : label.labelled_author ? `article.item[data-author="${CSS.escape(label.labelled_author)}"]` : null;
+  if (!selector) return;
+  for (const el of document.querySelectorAll(selector)) {
+    if (stale.size < RECHECK_MAX) stale.add(el.dataset.id);
+  }
+  if (stale.size && !recheck) recheck = setTimeout(redrawStale, 300);
+}
+
+async function redrawStale() {
+  const ids = [...stale];
+  stale.clear();
+  recheck = null;
+  await Promise.all(ids.map(async (id) => {
+    let fresh;
+    try {
+      fresh = await get(`/v1/events/${encodeURIComponent(id)}`);
+    } catch {
+      return; // Deleted or gone meanwhile: leave what is shown.
+    }
+    for (const el of document.querySelectorAll(`article.item[data-id="${CSS.escape(id)}"]`)) {
+      const [old, options] = shown.get(el) ?? [];
+      if (!old || JSON.stringify(old.moderation) === JSON.stringify(fresh.moderation)) continue;
+      const redrawn = renderItem(fresh, options);
+      redrawn.style.cssText = el.style.cssText;
+      el.replaceWith(redrawn);
+    }
+  }));
+}
+
 const covers = {
   hide: { class: 'collapsed', title: 'Hidden by your moderation: ', button: 'Show anyway' },
   warn: { class: 'warning', title: 'Warning: ', button: 'Show' },
@@ -94,7 +139,29 @@ function meta(item) {
     h('a', { href: `#/author/${item.author}`, class: 'name-link' }, authorLabel(item.author, item.author_name)),
     verb ? h('span', {}, verb) : null,
     h('a', { href: `#/thread/${item.id}`, title: 'Open the thread' }, timeEl(item.created_at)),
-    item.edited ? h('span', {}, '(edited)') : null);
+    item.edited ? editedButton(item) : null);
+}
+
+/** "(edited)", which opens the post's earlier versions below its header. */
+function editedButton(item) {
+  const button = h('button', { type: 'button', class: 'link', 'aria-expanded': 'false', title: 'Show earlier versions' }, '(edited)');
+  let box = null;
+  button.addEventListener('click', () => busy(button, 'Reading the edit history', async () => {
+    if (box) {
+      box.remove();
+      box = null;
+      button.setAttribute('aria-expanded', 'false');
+      return;
+    }
+    const history = await get(`/v1/events/${encodeURIComponent(item.id)}/history`);
+    box = h('ol', { class: 'history', 'aria-label': 'Versions, oldest first' }, history.versions.map((v) =>
+      h('li', { class: v.current ? 'current' : '' }, timeEl(v.created_at), ': ',
+        v.text === null ? h('span', { class: 'muted' }, 'erased by a delete') : h('span', { class: 'text' }, v.text),
+        v.current ? h('span', { class: 'muted' }, ' (shown)') : null)));
+    button.closest('.meta').after(box);
+    button.setAttribute('aria-expanded', 'true');
+  }));
+  return button;
 }
 
 function content(item, options) {

@@ -2,17 +2,23 @@
 // feeds the node's live event stream to the screen on view.
 
 import { get, startSession, openStream, adoptKey, forgetKey, ApiError } from './api.js';
-import { timeline, thread, author, notifications, search } from './feeds.js';
+import { timeline, thread, author, notifications, search, listFeed, prefetchTimeline } from './feeds.js';
 import { moderation, hostPolicy } from './moderation.js';
 import { node } from './node.js';
-import { setViewer, whenViewer } from './items.js';
+import { setViewer, whenViewer, labelStored } from './items.js';
 import { h, replace, heading, showError, clearErrors, refreshTimes } from './ui.js';
 
-const main = document.getElementById('main');
+// The script runs as soon as it arrives (`async`), while the page may still be parsing: the
+// first requests go out at once, and drawing waits for the page.
+let main = null;
+const pageParsed = () => (document.readyState === 'loading'
+  ? new Promise((resolve) => document.addEventListener('DOMContentLoaded', resolve, { once: true }))
+  : Promise.resolve());
 const routes = {
   '': ['timeline', timeline],
   thread: ['timeline', thread],
   author: ['timeline', author],
+  list: ['timeline', listFeed],
   notifications: ['notifications', notifications],
   search: ['search', search],
   moderation: ['moderation', moderation],
@@ -36,10 +42,13 @@ const app = {
     badge.setAttribute('aria-label', `${unread} unread`);
   },
   refresh: () => route(),
+  /** The timeline's first page, asked for at start-up; only the first screen may take it. */
+  early: null,
 };
 
 async function route() {
   const mine = ++navigation;
+  if (mine > 1) app.early = null;
   const [path, search] = location.hash.replace(/^#\/?/, '').split('?');
   const [name, ...rest] = path.split('/');
   const [nav, render] = Object.hasOwn(routes, name) ? routes[name] : routes[''];
@@ -107,8 +116,13 @@ function keys(e) {
 }
 
 async function boot() {
-  if (!adoptKey()) return signedOut();
-  const session = startSession();
+  performance.mark('boot');
+  const signedIn = adoptKey();
+  const session = signedIn ? startSession() : null;
+  if (signedIn && location.hash.replace(/^#\/?/, '') === '') app.early = prefetchTimeline();
+  await pageParsed();
+  main = document.getElementById('main');
+  if (!signedIn) return signedOut();
   setViewer(session.then((s) => s.author));
   window.addEventListener('hashchange', route);
   document.addEventListener('keydown', keys);
@@ -128,7 +142,10 @@ async function boot() {
     else screen[name]?.(data);
   };
   openStream({
-    stored: (item) => deliver('stored', item),
+    stored: (item) => {
+      if (item.kind === 'label') labelStored(item);
+      deliver('stored', item);
+    },
     notification: (n) => {
       app.setUnread(unread + (n.unread ? 1 : 0));
       deliver('notification', n);

@@ -1,7 +1,7 @@
 // Choosing moderation: feeds with per-label actions, mutes, lists, the followed-authors
 // option; and the operator's host policy, which decides what this node stores and relays.
 
-import { get, post, put, del, query } from './api.js';
+import { get, post, put, del, query, publish } from './api.js';
 import { h, replace, heading, short, busy, field } from './ui.js';
 
 const actions = ['show', 'warn', 'hide'];
@@ -37,6 +37,7 @@ function feedCard(feedId, subscription, again) {
     h('h2', {}, declaration?.name ?? 'Moderation feed', ' ', h('span', { class: 'mono muted' }, short(feedId))),
     declaration?.description ? h('p', {}, declaration.description) : null,
     labels,
+    declaration ? issuedLabels(feedId) : null,
     h('div', { class: 'row' },
       h('a', { href: `#/author/${feedId}` }, 'The feed’s author page'),
       h('button', {
@@ -61,6 +62,26 @@ function feedCard(feedId, subscription, again) {
     }, 2000);
   }
   return card;
+}
+
+/** What the feed has labelled (newest first), read when opened: judge a feed by its labels. */
+function issuedLabels(feedId) {
+  const list = h('ul', { class: 'issued' });
+  const box = h('details', {}, h('summary', {}, 'What this feed has labelled'), list);
+  box.addEventListener('toggle', () => {
+    if (!box.open || list.dataset.read) return;
+    list.dataset.read = 'yes';
+    busy(null, 'Reading the feed’s labels', async () => {
+      const issued = await get(`/v1/feeds/${feedId}/labels` + query({ limit: 50 }));
+      replace(list, issued.length ? issued.map((l) => h('li', {},
+        h('strong', {}, l.value), ' on ',
+        l.target.startsWith('hbauthor') ? h('a', { href: `#/author/${l.target}` }, `author ${short(l.target)}`)
+          : h('a', { href: `#/thread/${l.target}` }, `post ${short(l.target)}`),
+        l.reason ? ` (${l.reason})` : '', l.expires_at ? ' until ' + new Date(l.expires_at).toLocaleString() : ''))
+        : h('li', { class: 'hint' }, 'No label of this feed is held here yet.'));
+    });
+  });
+  return box;
 }
 
 function chips(values, label, remove) {
@@ -143,7 +164,87 @@ export async function moderation(main) {
         }, 'Unsubscribe'))))
       : h('p', { class: 'hint' }, 'You use nobody’s list.'),
     listForm(again),
-    ownLists.length ? [h('h3', {}, 'Your lists'), h('ul', {}, ownLists.map((l) => h('li', {}, `${l.name} (${l.purpose}), ${l.members.length} members`)))] : null);
+    h('h3', {}, 'Your lists'),
+    ownLists.length ? ownLists.map((l) => ownListCard(l, lists, again)) : h('p', { class: 'hint' }, 'You have no lists.'),
+    newListForm(again));
+}
+
+const purposes = {
+  mute: 'mute: whoever uses it hides the members’ posts',
+  block: 'block: whoever uses it hides the members’ posts and interactions',
+  curate: 'curate: a reading list, a timeline of its members only',
+};
+
+/** Publishes one of the viewer's lists (a new list event replaces the earlier membership). */
+async function publishList(list, members) {
+  await publish({ kind: 'list', name: list.name, description: list.description ?? '', purpose: list.purpose, members });
+}
+
+/** One of the viewer's own lists: its members, adding and removing them, using it or reading it. */
+function ownListCard(list, subscribed, again) {
+  const used = subscribed.some((s) => s.id === list.id);
+  const member = h('input', { type: 'text', placeholder: 'hbauthor1… or @name', autocomplete: 'off' });
+  const add = h('button', { type: 'submit' }, 'Add');
+  const id = `list-add-${short(list.id)}`;
+  const addForm = h('form', { class: 'row', 'aria-label': `Add someone to ${list.name}` },
+    h('label', { for: id }, 'Add someone'), member, add);
+  member.id = id;
+  addForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (!member.value.trim()) return;
+    busy(add, 'Adding to the list', async () => {
+      const author = await resolveAuthor(member.value);
+      if (!list.members.includes(author)) await publishList(list, [...list.members, author]);
+      await again();
+    });
+  });
+  return h('section', { class: 'profile', dataset: { list: list.name } },
+    h('h4', {}, list.name, ' ', h('span', { class: 'muted' }, `(${list.purpose})`)),
+    list.description ? h('p', {}, list.description) : null,
+    chips(list.members, (a) => h('a', { href: `#/author/${a}`, class: 'mono' }, short(a)),
+      (a, button) => busy(button, 'Removing from the list', async () => {
+        await publishList(list, list.members.filter((m) => m !== a));
+        await again();
+      })),
+    addForm,
+    h('div', { class: 'row' },
+      list.purpose === 'curate'
+        ? h('a', { href: `#/list/${list.owner}/${encodeURIComponent(list.name)}` }, 'Read this list')
+        : used ? h('span', { class: 'hint' }, 'You use this list: its members are hidden from you.')
+          : h('button', {
+            type: 'button',
+            onclick: (e) => busy(e.currentTarget, 'Using the list', async () => {
+              await post('/v1/lists/subscriptions', { owner: list.owner, list: list.id });
+              await again();
+            }),
+          }, 'Use it myself')));
+}
+
+/** Creates a list; the viewer's own mute and block lists act on their view at once. */
+function newListForm(again) {
+  const name = h('input', { type: 'text', maxlength: 64, required: true, placeholder: 'e.g. friends' });
+  const purpose = h('select', {}, Object.entries(purposes).map(([value, text]) => h('option', { value }, text)));
+  const description = h('input', { type: 'text', placeholder: 'what it is for (optional)' });
+  const create = h('button', { type: 'submit' }, 'Create the list');
+  const form = h('form', { class: 'stack', 'aria-label': 'Create a list' },
+    field('list-name', 'New list: its name', name), field('list-purpose', 'What it does', purpose),
+    field('list-description', 'Description', description), h('div', {}, create),
+    h('p', { class: 'hint' }, 'Lists are public: others can use your mute and block lists, or read your curated ones.'));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(create, 'Creating the list', async () => {
+      const list = { name: name.value.trim(), description: description.value.trim(), purpose: purpose.value };
+      // A list of that name already there keeps its members (a new list event replaces it).
+      const existing = (await get('/v1/lists')).find((l) => l.name === list.name);
+      await publishList(list, existing?.members ?? []);
+      if (list.purpose !== 'curate') {
+        const mine = existing ?? (await get('/v1/lists')).find((l) => l.name === list.name);
+        if (mine) await post('/v1/lists/subscriptions', { owner: mine.owner, list: mine.id });
+      }
+      await again();
+    });
+  });
+  return form;
 }
 
 function listForm(again) {
