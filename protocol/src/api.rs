@@ -5,7 +5,7 @@
 
 use crate::id::{AuthorId, EventId, ListId, TypedId};
 use crate::moderation::Verdict;
-use crate::payload::{Action, LabelDefinition, ListPurpose, Payload};
+use crate::payload::{Action, LabelDefinition, LabelTarget, ListPurpose, Payload};
 use crate::reachability::{AddressKind, Reachability};
 use crate::store::StoreCounts;
 use crate::time::Timestamp;
@@ -373,6 +373,10 @@ pub struct FeedItem {
     /// someone they follow).
     #[serde(default)]
     pub in_timeline: bool,
+    /// For a label: the author it concerns (the labelled author, or the labelled event's
+    /// author; `target` names the event), so a client can re-check what it shows.
+    #[serde(default)]
+    pub labelled_author: Option<AuthorId>,
 }
 
 impl FeedItem {
@@ -397,6 +401,7 @@ impl FeedItem {
             counts: Counts::default(),
             quoted: None,
             in_timeline: false,
+            labelled_author: None,
         };
         match event.content() {
             Some(Payload::Post(p)) => {
@@ -411,6 +416,12 @@ impl FeedItem {
             Some(Payload::Reaction(r)) => {
                 item.target = Some(r.target.id);
                 item.text = Some(r.reaction.clone());
+            }
+            Some(Payload::Label(l)) => {
+                item.labelled_author = Some(l.target.author());
+                if let LabelTarget::Event(e) = &l.target {
+                    item.target = Some(e.id);
+                }
             }
             _ => {}
         }
@@ -462,6 +473,21 @@ pub struct AuthorView {
 pub struct LabelView {
     /// The feed.
     pub feed: AuthorId,
+    /// The value.
+    pub value: String,
+    /// The feed's reason.
+    pub reason: Option<String>,
+    /// Expiry.
+    pub expires_at: Option<Timestamp>,
+    /// The deciding label event.
+    pub event: EventId,
+}
+
+/// `GET /v1/feeds/{feed}/labels`: one label a feed has in force, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedLabel {
+    /// What it labels: an event or an author.
+    pub target: TargetId,
     /// The value.
     pub value: String,
     /// The feed's reason.

@@ -6,10 +6,11 @@
 // Steps: Bob signs in with a `handbill open --print` link, follows Alice from the empty
 // timeline and replies to her post; Alice's open thread and notifications pages show the reply
 // live; Bob subscribes to a moderation feed and a labelled post collapses with its reason until
-// "show anyway". Refused: the sign-in link a second time, the API without a session, a change
-// from a page on another 127.0.0.1 port (cookie attached), the cookie that port's server
-// received replayed from outside the browser, a revoked session. Every response carries the
-// CSP, and no page or script holds the API token.
+// "show anyway"; a label published while Bob's timeline is open collapses a shown post live.
+// Refused: the sign-in link a second time, the API without a session, a change from a page on
+// another 127.0.0.1 port (cookie attached), the cookie that port's server received replayed
+// from outside the browser, a revoked session. Every response carries the CSP, and no page or
+// script holds the API token.
 
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
@@ -175,6 +176,29 @@ try {
   await bob.waitForSelector(`${labelled} .text:has-text("${config.labelled_text}")`, { timeout: LONG });
   await shot(bob, 'timeline-shown-anyway');
 
+  step('a label arriving later collapses a post already on screen, without a reload');
+  const shownHello = `article[data-id="${config.hello}"]`;
+  await go(bob, '#/', `${shownHello}[data-action="show"]`);
+  await bob.evaluate(() => { window.stillTheSamePage = true; });
+  const late = await fetch(`${config.moderator_api.origin}/v1/events`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${config.moderator_api.token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ kind: 'label', target: config.hello, value: 'violence', reason: 'a late label' }),
+  });
+  check(late.ok, `the moderator published the label (${late.status} ${await late.text()})`);
+  await bob.waitForSelector(`${shownHello}[data-action="hide"] .collapsed:has-text("a late label")`, { timeout: LONG });
+  check(await bob.evaluate(() => window.stillTheSamePage === true), 'the page was not reloaded');
+  await shot(bob, 'timeline-labelled-live');
+
+  step("the feed's labels, newest first, on the moderation screen");
+  const feedCard = `section[data-feed="${config.moderator}"]`;
+  await go(bob, '#/moderation', `${feedCard} details`);
+  await bob.click(`${feedCard} details summary`);
+  await bob.waitForSelector(`${feedCard} ul.issued li:nth-child(2)`, { timeout: LONG });
+  const issued = await bob.locator(`${feedCard} ul.issued li`).allTextContents();
+  check(issued.length === 2 && issued[0].includes('a late label') && issued[1].includes('threat'),
+    `both labels, the newest first (${JSON.stringify(issued)})`);
+
   // --- The other screens, for the record ---
   step('the other screens');
   await go(bob, `#/author/${config.alice.author}`, 'section.profile');
@@ -186,6 +210,36 @@ try {
   await shot(bob, 'host-policy');
   await go(bob, '#/node', '#author-id');
   await shot(bob, 'node');
+
+  step('Bob edits his reply and reads its earlier version');
+  const edited = 'Welcome to the web, Alice! (edited in the browser) #browser';
+  await go(bob, `#/author/${config.bob.author}`, `article.item:has-text("${replyText}")`);
+  const reply = bob.locator(`article.item:has-text("${replyText}")`);
+  await reply.locator('button', { hasText: 'Edit' }).click();
+  await reply.locator('textarea').fill(edited);
+  await reply.locator('form.compose button[type=submit]').click();
+  const editedReply = bob.locator(`article.item:has-text("${edited}")`);
+  await editedReply.locator('button', { hasText: '(edited)' }).click();
+  await editedReply.locator('ol.history li').nth(1).waitFor({ timeout: LONG });
+  const versions = await editedReply.locator('ol.history li').allTextContents();
+  check(versions.length === 2 && versions[0].includes(replyText) && versions[1].includes(edited),
+    `both versions, oldest first (${JSON.stringify(versions)})`);
+  await shot(bob, 'edit-history');
+
+  step('Bob makes a reading list of Alice and reads it');
+  await go(bob, '#/moderation', '#list-name');
+  await bob.fill('#list-name', 'friends');
+  await bob.selectOption('#list-purpose', 'curate');
+  await bob.click('form[aria-label="Create a list"] button[type=submit]');
+  await bob.waitForSelector('section[data-list="friends"]', { timeout: LONG });
+  await bob.fill('section[data-list="friends"] input', config.alice.author);
+  await bob.click('section[data-list="friends"] button[type=submit]');
+  await bob.waitForSelector(`section[data-list="friends"] a[href="#/author/${config.alice.author}"]`, { timeout: LONG });
+  await shot(bob, 'lists');
+  await bob.click('section[data-list="friends"] a:has-text("Read this list")');
+  await bob.waitForSelector(`h1:has-text("List: friends") ~ .items article[data-id="${config.hello}"]`, { timeout: LONG });
+  check(!(await bob.isVisible(`article.item:has-text("${edited}")`)), 'only the members’ posts (not Bob’s own)');
+  await shot(bob, 'list-timeline');
 
   // --- Refused: a change from a page on another 127.0.0.1 port, with the cookie attached ---
   step('a page on another port');

@@ -76,8 +76,13 @@ fn a_person_signs_in_follows_replies_and_moderates_in_the_browser() {
             "origin": origin_of(&bob),
             "token": bob.api().1,
             "home": bob.home,
+            "author": bob.author().to_string(),
         },
         "moderator": moderator.author().to_string(),
+        "moderator_api": {
+            "origin": origin_of(&moderator),
+            "token": moderator.api().1,
+        },
         "hello": hello.to_string(),
         "labelled": labelled.to_string(),
         "labelled_text": labelled_text,
@@ -94,10 +99,13 @@ fn a_person_signs_in_follows_replies_and_moderates_in_the_browser() {
             .into_iter()
             .find(|r| r.author == bob.author())
     });
-    assert_eq!(
-        reply.text.as_deref(),
-        Some("Welcome to the web, Alice! #browser")
-    );
+    // Bob edited his reply in the browser; Alice's node shows the newest text.
+    let edited = "Welcome to the web, Alice! (edited in the browser) #browser";
+    let reply = wait_for("Bob's edit at Alice's node", || {
+        let item: FeedItem = alice.get(&format!("/v1/events/{}", reply.id));
+        (item.text.as_deref() == Some(edited)).then_some(item)
+    });
+    assert!(reply.edited);
     let bobs: handbill_protocol::api::AuthorView =
         bob.get(&format!("/v1/authors/{}?limit=100", bob.author()));
     assert!(
@@ -119,7 +127,11 @@ fn a_person_signs_in_follows_replies_and_moderates_in_the_browser() {
         "notifications",
         "moderation",
         "timeline-moderated",
+        "timeline-labelled-live",
         "author",
+        "edit-history",
+        "lists",
+        "list-timeline",
         "search",
         "host-policy",
         "node",

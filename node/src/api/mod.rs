@@ -219,6 +219,7 @@ fn api_routes(state: ApiState) -> Router<ApiState> {
             post(host_policy::block_author).delete(host_policy::unblock_author),
         )
         .route("/v1/feeds/{feed}", get(moderation::feed_declaration))
+        .route("/v1/feeds/{feed}/labels", get(moderation::feed_labels))
         .route("/v1/lists", get(moderation::own_lists))
         .route("/v1/stream", get(stream::stream))
         .route(

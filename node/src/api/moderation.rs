@@ -1,15 +1,15 @@
 //! The user's moderation: labels, feed subscriptions, options, mutes, lists.
 
-use super::extract::ApiJson;
-use super::{ApiResult, ApiState, Failure, parse};
+use super::extract::{ApiJson, ApiQuery};
+use super::{ApiResult, ApiState, Failure, PAGE_ITEMS_MAX, parse};
 use crate::daemon::now;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use handbill_protocol::AuthorId;
 use handbill_protocol::api::{
-    FeedSubscribeRequest, LabelView, ListSubscribeRequest, ModerationOptions, MuteRequest, OwnList,
-    TargetId,
+    FeedSubscribeRequest, IssuedLabel, LabelView, ListSubscribeRequest, ModerationOptions,
+    MuteRequest, OwnList, TargetId,
 };
 use handbill_protocol::moderation::labels::LabelSubject;
 use handbill_protocol::moderation::{Mute, Preferences};
@@ -155,6 +155,42 @@ pub(super) async fn feed_declaration(
                     "no labeler declaration from {feed} is stored here; subscribe to the feed (or follow it) and wait for it to sync"
                 ))
             })
+        })
+        .await
+        .map(Json)
+}
+
+/// How many of a feed's labels to list.
+#[derive(serde::Deserialize)]
+pub(super) struct LabelsPage {
+    limit: Option<usize>,
+}
+
+/// `GET /v1/feeds/{feed}/labels`: what a subscribed feed labels, newest first.
+pub(super) async fn feed_labels(
+    State(state): State<ApiState>,
+    Path(feed): Path<String>,
+    ApiQuery(page): ApiQuery<LabelsPage>,
+) -> ApiResult<Vec<IssuedLabel>> {
+    let feed: AuthorId = parse(&feed)?;
+    let limit = page.limit.unwrap_or(50).clamp(1, PAGE_ITEMS_MAX);
+    state
+        .with_engine(move |engine| {
+            Ok(engine
+                .labels()
+                .issued_by(&feed, now(), limit)
+                .into_iter()
+                .map(|(subject, s)| IssuedLabel {
+                    target: match subject {
+                        LabelSubject::Event(id) => TargetId::Event(id),
+                        LabelSubject::Author(a) => TargetId::Author(a),
+                    },
+                    value: s.value.clone(),
+                    reason: s.reason.clone(),
+                    expires_at: s.expires_at,
+                    event: s.event,
+                })
+                .collect())
         })
         .await
         .map(Json)

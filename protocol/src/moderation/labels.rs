@@ -140,6 +140,26 @@ impl LabelIndex {
         self.by_subject.get(subject).map_or(&[], Vec::as_slice)
     }
 
+    /// The labels `feed` has in force at `now`, newest first (by position in its log), at most
+    /// `limit`: what a reader sees before trusting a feed. Walks every held label, which the
+    /// subscriptions bound.
+    pub fn issued_by(
+        &self,
+        feed: &AuthorId,
+        now: Timestamp,
+        limit: usize,
+    ) -> Vec<(LabelSubject, &LabelState)> {
+        let mut found: Vec<(LabelSubject, &LabelState)> = self
+            .by_subject
+            .iter()
+            .flat_map(|(subject, entries)| entries.iter().map(move |s| (*subject, s)))
+            .filter(|(_, s)| s.feed == *feed && s.in_force(now))
+            .collect();
+        found.sort_by_key(|(_, s)| std::cmp::Reverse(s.seq));
+        found.truncate(limit);
+        found
+    }
+
     /// Drops every label issued by `feed` (after unsubscribing from it).
     pub fn remove_feed(&mut self, feed: &AuthorId) {
         let mut removed = 0;
@@ -198,6 +218,30 @@ mod tests {
         let state = &index.on(&LabelSubject::Author(AuthorId([9; 32])))[0];
         assert!(state.in_force(Timestamp(99)));
         assert!(!state.in_force(Timestamp(100)));
+    }
+
+    #[test]
+    fn a_feeds_labels_in_force_newest_first_and_bounded() {
+        let (feed, other) = (AuthorId([1; 32]), AuthorId([2; 32]));
+        let mut index = LabelIndex::new();
+        let on = |n: u8, value: &str, negate: bool| Label {
+            target: LabelTarget::Author(AuthorId([n; 32])),
+            ..label(value, negate)
+        };
+        index.apply(feed, 1, EventId([1; 32]), &on(10, "spam", false));
+        index.apply(feed, 2, EventId([2; 32]), &on(11, "scam", false));
+        index.apply(feed, 3, EventId([3; 32]), &on(12, "spam", false));
+        index.apply(feed, 4, EventId([4; 32]), &on(12, "spam", true));
+        index.apply(other, 9, EventId([9; 32]), &on(10, "spam", false));
+        let issued = index.issued_by(&feed, Timestamp(0), 10);
+        let seqs: Vec<u64> = issued.iter().map(|(_, s)| s.seq).collect();
+        assert_eq!(
+            seqs,
+            vec![2, 1],
+            "retracted and other feeds' labels left out"
+        );
+        assert_eq!(issued[0].0, LabelSubject::Author(AuthorId([11; 32])));
+        assert_eq!(index.issued_by(&feed, Timestamp(0), 1).len(), 1);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Notifications, inline mentions, edits, search and id resolution across engines.
 
 use super::*;
-use crate::api::PublishRequest;
+use crate::api::{PublishRequest, TargetId};
 use crate::moderation::Mute;
 use crate::relations::NotificationKind;
 use crate::resolve::ResolveError;
@@ -358,4 +358,34 @@ fn an_edited_post_is_still_found_by_its_tags_and_not_by_old_words() {
     assert_eq!(found("#rust"), 1);
     assert_eq!(found("news"), 1);
     assert_eq!(found("teh"), 0);
+}
+
+#[test]
+fn a_label_item_names_what_it_labels_so_a_client_can_recheck_it() {
+    let mut net = Net::new(1);
+    let post = net.post(0, "a post");
+    let label = net.label(0, &post, "spam");
+    let item = net.nodes[0].item(&label, T0).unwrap();
+    assert_eq!(
+        (item.kind.as_str(), item.target, item.labelled_author),
+        ("label", Some(post.id()), Some(post.author()))
+    );
+    let whole_author = publish(
+        &mut net,
+        0,
+        PublishRequest::Label {
+            target: TargetId::Author(post.author()),
+            value: "spam".into(),
+            reason: None,
+            expires_at: None,
+            negate: false,
+        },
+    );
+    let item = net.nodes[0].item(&whole_author, T0).unwrap();
+    assert_eq!(
+        (item.target, item.labelled_author),
+        (None, Some(post.author()))
+    );
+    let post_item = net.nodes[0].item(&post, T0).unwrap();
+    assert_eq!(post_item.labelled_author, None);
 }
