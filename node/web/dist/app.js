@@ -385,7 +385,6 @@ function labelStored(label) {
 async function redrawStale() {
   const ids = [...stale];
   stale.clear();
-  recheck = null;
   await Promise.all(ids.map(async (id) => {
     let fresh;
     try {
@@ -401,6 +400,7 @@ async function redrawStale() {
       el.replaceWith(redrawn);
     }
   }));
+  recheck = stale.size ? setTimeout(redrawStale, 300) : null;
 }
 var covers = {
   hide: { class: "collapsed", title: "Hidden by your moderation: ", button: "Show anyway" },

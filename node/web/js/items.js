@@ -110,7 +110,6 @@ export function labelStored(label) {
 async function redrawStale() {
   const ids = [...stale];
   stale.clear();
-  recheck = null;
   await Promise.all(ids.map(async (id) => {
     let fresh;
     try {
@@ -126,6 +125,8 @@ async function redrawStale() {
       el.replaceWith(redrawn);
     }
   }));
+  // One batch at a time: labels that arrived meanwhile wait for the next.
+  recheck = stale.size ? setTimeout(redrawStale, 300) : null;
 }
 
 const covers = {
