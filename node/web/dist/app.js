@@ -1523,6 +1523,8 @@ async function boot() {
   performance.mark("boot");
   const signedIn = adoptKey();
   const session = signedIn ? startSession() : null;
+  session?.catch(() => {
+  });
   if (signedIn && location.hash.replace(/^#\/?/, "") === "") app.early = prefetchTimeline();
   await pageParsed();
   main = document.getElementById("main");

@@ -119,6 +119,7 @@ async function boot() {
   performance.mark('boot');
   const signedIn = adoptKey();
   const session = signedIn ? startSession() : null;
+  session?.catch(() => {}); // Handled below, once the page is parsed.
   if (signedIn && location.hash.replace(/^#\/?/, '') === '') app.early = prefetchTimeline();
   await pageParsed();
   main = document.getElementById('main');
