@@ -105,7 +105,7 @@ try {
   // --- Bob follows Alice from the empty state, and replies to her post ---
   step('Bob follows Alice');
   await bob.fill('#follow-author', config.alice.author);
-  await bob.click('form[aria-label="Follow someone"] button[type=submit]');
+  await bob.click('form:has(#follow-author) button[type=submit]');
   await bob.waitForSelector(`article[data-id="${config.hello}"]`, { timeout: LONG });
   await shot(bob, 'timeline');
   await bob.setViewportSize({ width: 390, height: 844 });
@@ -209,7 +209,15 @@ try {
   await go(bob, '#/host-policy', 'h1:has-text("Host policy")');
   await shot(bob, 'host-policy');
   await go(bob, '#/node', '#author-id');
+  check(await bob.isVisible(`h2:has-text("Following (1)") + ul a[href="#/author/${config.alice.author}"]:has-text("alice")`),
+    'the node page lists whom Bob follows, by name');
   await shot(bob, 'node');
+
+  step('a post of only spaces is refused in place, next to the box');
+  await go(bob, '#/', 'form.compose textarea');
+  await bob.fill('form.compose textarea', '   ');
+  await bob.click('form.compose button[type=submit]');
+  await bob.waitForSelector('form.compose .inline-error:has-text("Write something first")', { timeout: LONG });
 
   step('Bob edits his reply and reads its earlier version');
   const edited = 'Welcome to the web, Alice! (edited in the browser) #browser';

@@ -7,11 +7,31 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use handbill_protocol::AuthorId;
-use handbill_protocol::api::{FollowRequest, Published};
+use handbill_protocol::api::{FollowRequest, Followed, Published};
 
 pub(super) async fn follows(State(state): State<ApiState>) -> ApiResult<Vec<AuthorId>> {
     state
         .with_engine(|engine| Ok(engine.settings().follows.iter().copied().collect()))
+        .await
+        .map(Json)
+}
+
+/// `GET /v1/following`: the follows with their names, for people (`/v1/follows` stays ids).
+pub(super) async fn following(State(state): State<ApiState>) -> ApiResult<Vec<Followed>> {
+    state
+        .with_engine(|engine| {
+            engine
+                .settings()
+                .follows
+                .iter()
+                .map(|author| {
+                    Ok(Followed {
+                        author: *author,
+                        name: engine.profile(author)?.map(|p| p.name),
+                    })
+                })
+                .collect()
+        })
         .await
         .map(Json)
 }

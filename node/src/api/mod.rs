@@ -191,6 +191,7 @@ fn api_routes(state: ApiState) -> Router<ApiState> {
         )
         .route("/v1/follows", get(follows::follows).post(follows::follow))
         .route("/v1/follows/{author}", delete(follows::unfollow))
+        .route("/v1/following", get(follows::following))
         .route("/v1/timeline", get(events::timeline))
         .route("/v1/authors/{author}", get(events::author))
         .route("/v1/labels/{target}", get(moderation::labels))

@@ -110,7 +110,7 @@ function openStream(handlers, onState, onRefused) {
     }
     onState(false);
     setTimeout(connect, delay);
-    delay = Math.min(delay * 2, 3e4);
+    delay = Math.min(delay * 2, 5e3);
   };
   connect();
 }
@@ -174,7 +174,7 @@ function nextStep(err) {
     case "unauthorized":
       return "Your browser session has ended. Run `handbill open` in a terminal to sign in again.";
     case "offline":
-      return "Start it with `handbilld` in a terminal, then reload this page.";
+      return "Start the node again in a terminal (`handbilld`, with the same `--home` if you use one); this page reconnects by itself.";
     case "session_key":
     case "forbidden_origin":
       return "Reload the app and try again.";
@@ -186,6 +186,9 @@ function nextStep(err) {
       return "";
   }
 }
+function withCode(text) {
+  return text.split("`").map((part, i) => i % 2 ? h("code", {}, part) : part);
+}
 function showError(err, context) {
   const box = document.getElementById("errors");
   const message = err?.message || String(err);
@@ -193,7 +196,7 @@ function showError(err, context) {
   const el = h(
     "div",
     { class: "error" },
-    h("p", {}, context ? `${context}: ` : "", message, step ? h("br") : null, step),
+    h("p", {}, context ? `${context}: ` : "", message, step ? h("br") : null, withCode(step)),
     h("button", { class: "link", type: "button", "aria-label": "Dismiss", onclick: () => el.remove() }, "×")
   );
   box.append(el);
@@ -275,15 +278,27 @@ function composer({ mode = "post", target = null, onDone }) {
       "div",
       { class: "row" },
       submit,
-      h("span", { class: "hint" }, mode === "edit" ? "Readers see the new text, marked edited; the history stays." : "@name and #tag in the text become mentions and tags. Ctrl+Enter posts.")
+      h("span", { class: "hint" }, mode === "edit" ? "Readers see the new text, marked edited; the history stays." : "#tag becomes a tag; @name mentions someone your node knows by that name (or by id). Ctrl+Enter posts.")
     )
   );
   text.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit();
   });
+  const problem = h("p", { class: "inline-error", role: "alert", hidden: true });
+  text.after(problem);
+  const say = (message) => {
+    problem.textContent = message;
+    problem.hidden = !message;
+  };
+  text.addEventListener("input", () => say(""));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    if (!text.value.trim()) return;
+    if (!text.value.trim()) {
+      say("Write something first: the text is empty.");
+      text.focus();
+      return;
+    }
+    say("");
     busy(submit, `${action} failed`, async () => {
       const request = mode === "edit" ? { kind: "edit", target: target.id, text: text.value } : {
         kind: "post",
@@ -293,7 +308,15 @@ function composer({ mode = "post", target = null, onDone }) {
         tags: words(tags.value),
         self_labels: words(warning.value)
       };
-      const published = await publish(request);
+      let published;
+      try {
+        published = await publish(request);
+      } catch (err) {
+        if (err.status !== 400) throw err;
+        say(err.message);
+        text.focus();
+        return;
+      }
       form.reset();
       onDone?.(published);
     });
@@ -354,11 +377,16 @@ function renderItem(item, options = {}) {
     article.append(meta(item), h("div", { class: "body" }, content(item, options)));
     return article;
   }
-  const reveal = h(
-    "button",
-    { type: "button", onclick: () => replace(box, reasonList(verdict), content(item, options)) },
-    cover.button
-  );
+  const hideAgain = () => article.replaceWith(renderItem(item, options));
+  const reveal = h("button", {
+    type: "button",
+    onclick: () => replace(
+      box,
+      reasonList(verdict),
+      content(item, options),
+      h("button", { type: "button", class: "link", onclick: hideAgain }, cover.again)
+    )
+  }, cover.button);
   const box = h(
     "div",
     { class: cover.class },
@@ -403,16 +431,16 @@ async function redrawStale() {
   recheck = stale.size ? setTimeout(redrawStale, 300) : null;
 }
 var covers = {
-  hide: { class: "collapsed", title: "Hidden by your moderation: ", button: "Show anyway" },
-  warn: { class: "warning", title: "Warning: ", button: "Show" }
+  hide: { class: "collapsed", title: "Hidden by your moderation: ", button: "Show anyway", again: "Hide again" },
+  warn: { class: "warning", title: "Warning: ", button: "Show", again: "Cover again" }
 };
 function meta(item) {
-  const verb = item.kind === "repost" ? "reposted" : item.reply_to ? "replied" : null;
+  const verb = item.kind === "repost" ? h("span", {}, "reposted") : item.reply_to ? h("span", {}, "replied to ", h("a", { href: `#/thread/${item.reply_to}` }, `post ${short(item.reply_to)}`)) : item.kind === "reaction" && item.target ? h("span", {}, "reacted to ", h("a", { href: `#/thread/${item.target}` }, `post ${short(item.target)}`)) : null;
   return h(
     "div",
     { class: "meta" },
     h("a", { href: `#/author/${item.author}`, class: "name-link" }, authorLabel(item.author, item.author_name)),
-    verb ? h("span", {}, verb) : null,
+    verb,
     h("a", { href: `#/thread/${item.id}`, title: "Open the thread" }, timeEl(item.created_at)),
     item.edited ? editedButton(item) : null
   );
@@ -444,7 +472,7 @@ function editedButton(item) {
 function content(item, options) {
   const parts = [];
   if (item.deleted) {
-    parts.push(h("p", { class: "muted" }, "Deleted by its author (or not fetched yet)."));
+    parts.push(h("p", { class: "muted" }, item.author === viewer ? "You deleted this." : "Deleted by its author (or not fetched yet)."));
     return parts;
   }
   if (item.kind === "post" || item.kind === "reaction") {
@@ -457,6 +485,8 @@ function content(item, options) {
   }
   if (item.quoted) {
     parts.push(h("div", { class: "quoted" }, renderItem(item.quoted, { nested: true })));
+  } else if (item.target && item.kind !== "reaction" && options.nested) {
+    parts.push(h("p", { class: "muted" }, "Quoting ", h("a", { href: `#/thread/${item.target}` }, `post ${short(item.target)}`), "."));
   } else if (item.target && item.kind !== "reaction") {
     parts.push(h(
       "p",
@@ -553,22 +583,22 @@ function pagedList(fetchPage, options) {
   };
   return { list, more, load, prepend, seen };
 }
-function followForm(onFollowed) {
+function followForm(onFollowed, id = "follow-author") {
   const input = h("input", { type: "text", name: "author", placeholder: "hbauthor1… or @name", autocomplete: "off" });
   const button = h("button", { type: "submit", class: "primary" }, "Follow");
   const form = h(
     "form",
     { class: "stack", "aria-label": "Follow someone" },
-    field("follow-author", "Follow someone by their author id", input),
+    field(id, "Follow someone by their author id", input),
     h("div", { class: "row" }, button)
   );
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     busy(button, "Following", async () => {
-      const { id } = await get("/v1/resolve" + query({ kind: "author", id: input.value.trim() }));
-      await post("/v1/follows", { author: id });
+      const { id: id2 } = await get("/v1/resolve" + query({ kind: "author", id: input.value.trim() }));
+      await post("/v1/follows", { author: id2 });
       input.value = "";
-      onFollowed?.(id);
+      onFollowed?.(id2);
     });
   });
   return form;
@@ -607,23 +637,32 @@ async function timeline(main2, _arg, app2) {
     ),
     followForm(() => reload())
   );
+  const followMore = h(
+    "details",
+    { class: "follow-more", hidden: true },
+    h("summary", {}, "Follow someone"),
+    followForm(() => reload(), "follow-more")
+  );
   replace(
     main2,
     heading("Timeline"),
     composer({ mode: "post", onDone: () => {
     } }),
+    followMore,
     empty,
     paged.list,
     paged.more
   );
   const page = await loading;
   empty.hidden = page.items.length > 0;
+  followMore.hidden = !empty.hidden;
   performance.mark("timeline-ready");
   document.body.dataset.ready = "timeline";
   return {
     stored(item) {
       if (!item.in_timeline || item.kind !== "post" && item.kind !== "repost") return;
       empty.hidden = true;
+      followMore.hidden = false;
       paged.prepend(item);
     }
   };
@@ -733,7 +772,7 @@ async function author(main2, id, app2) {
     h("h2", {}, authorLabel(view.author, view.name ?? (own ? "you" : null))),
     view.bio ? h("p", {}, view.bio) : null,
     h("p", { class: "mono" }, view.author),
-    h("p", { class: "hint" }, `Holding ${view.contiguous} of ${view.highest} events of this author's log in order.`),
+    h("p", { class: "hint" }, view.contiguous === view.highest ? `This node holds all ${view.highest} events of this author's log.` : `This node holds ${view.contiguous} of this author's ${view.highest} events in order${view.followed || own ? "; it fetches the rest from peers." : " (following them fetches all of it)."}`),
     own ? profileForm(view, again) : h(
       "div",
       { class: "row" },
@@ -1306,7 +1345,7 @@ function copyButton(text, what) {
 }
 async function node(main2) {
   const again = () => node(main2);
-  const status = await get("/v1/status");
+  const [status, following] = await Promise.all([get("/v1/status"), get("/v1/following")]);
   const addr = h("input", { type: "text", placeholder: "/ip4/…/tcp/4701/p2p/12D3…", autocomplete: "off" });
   const connect = h("button", { type: "submit", class: "primary" }, "Connect");
   const connectForm = h(
@@ -1322,12 +1361,24 @@ async function node(main2) {
       ")."
     )
   );
+  const dialling = h("p", { class: "hint", role: "status" });
+  connectForm.append(dialling);
   connectForm.addEventListener("submit", (e) => {
     e.preventDefault();
+    const target = addr.value.trim();
     busy(connect, "Connecting", async () => {
-      await post("/v1/connect", { addr: addr.value.trim() });
-      addr.value = "";
-      setTimeout(again, 1500);
+      await post("/v1/connect", { addr: target });
+      dialling.textContent = `Dialling ${target}…`;
+      const peer = target.split("/p2p/")[1];
+      for (let i = 0; i < 10; i++) {
+        await new Promise((r2) => setTimeout(r2, 1e3));
+        if (!dialling.isConnected) return;
+        const now = await get("/v1/status");
+        if (peer ? now.peer_scores.some((p) => p.peer_id === peer) : now.peer_scores.length > status.peer_scores.length) {
+          return again();
+        }
+      }
+      dialling.textContent = peer ? "No connection after 10 s. Check the address and that the other node is running and reachable from here; the node keeps trying in the background." : "No new peer after 10 s. An address should end in /p2p/12D3…: copy the whole first address from the other node’s Node page.";
     });
   });
   const r = status.reachability;
@@ -1359,6 +1410,23 @@ async function node(main2) {
     )))) : h("p", { class: "hint" }, "No address yet."),
     best ? h("p", { class: "hint" }, "The first one is the best to share.") : null,
     connectForm,
+    h("h2", {}, `Following (${following.length})`),
+    following.length ? h("ul", { class: "chips" }, following.map((f) => h(
+      "li",
+      {},
+      h("a", { href: `#/author/${f.author}` }, authorLabel(f.author, f.name)),
+      " ",
+      h("button", {
+        type: "button",
+        class: "link",
+        "aria-label": `Unfollow ${f.name ?? short(f.author)}`,
+        onclick: (e) => busy(e.currentTarget, "Unfollowing", async () => {
+          await del(`/v1/follows/${f.author}`);
+          await again();
+        })
+      }, "Unfollow")
+    ))) : h("p", { class: "hint" }, "You follow nobody yet."),
+    followForm(() => again(), "follow-node"),
     h("h2", {}, `Peers (${status.peer_scores.length})`),
     status.peer_scores.length ? h(
       "table",
@@ -1373,7 +1441,7 @@ async function node(main2) {
       )))
     ) : h("p", { class: "notice" }, "No peers. Connect to someone’s address above, or start handbilld with --bootstrap ADDR."),
     h("h2", {}, "Stored"),
-    h("p", {}, `${status.counts.events} events from ${status.counts.authors} authors; hosting ${status.hosted_authors} logs; following ${status.following}.`),
+    h("p", {}, `${status.counts.events} events from ${status.counts.authors} authors; keeping and serving the logs of ${status.hosted_authors} ${status.hosted_authors === 1 ? "author" : "authors"} (yours, those you follow, your feeds and lists).`),
     h(
       "table",
       {},
@@ -1426,6 +1494,7 @@ var routes = {
   node: ["node", node]
 };
 var screen = {};
+var focusAfterRoute = null;
 var navigation = 0;
 var pending = null;
 var unread = 0;
@@ -1476,7 +1545,11 @@ async function route() {
     );
     showError(err);
   }
-  if (mine === navigation) main.focus({ preventScroll: true });
+  if (mine === navigation) {
+    const wanted = focusAfterRoute && main.querySelector(focusAfterRoute);
+    focusAfterRoute = null;
+    (wanted || main).focus({ preventScroll: true });
+  }
 }
 function signedOut() {
   navigation++;
@@ -1501,7 +1574,16 @@ function signedOut() {
     )
   );
 }
+var wasLive = false;
+var lost = false;
 function live(open) {
+  if (open && lost) {
+    lost = false;
+    clearErrors();
+    route();
+  }
+  if (!open && wasLive) lost = true;
+  wasLive = open;
   const el = document.getElementById("live");
   el.className = "live " + (open ? "on" : "off");
   el.textContent = open ? "Live" : "Reconnecting…";
@@ -1510,6 +1592,8 @@ function keys(e) {
   if (e.target.closest("input, textarea, select") || e.ctrlKey || e.metaKey || e.altKey) return;
   if (e.key === "/") {
     e.preventDefault();
+    focusAfterRoute = "#search-q";
+    if (location.hash === "#/search") document.querySelector("#search-q")?.focus();
     location.hash = "#/search";
   } else if (e.key === "n") {
     const text = main.querySelector("form.compose textarea");

@@ -135,7 +135,8 @@ export function openStream(handlers, onState, onRefused) {
     }
     onState(false);
     setTimeout(connect, delay);
-    delay = Math.min(delay * 2, 30_000);
+    // The node is on this machine: a restart should be noticed within seconds.
+    delay = Math.min(delay * 2, 5_000);
   };
   connect();
 }

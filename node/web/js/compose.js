@@ -42,13 +42,26 @@ export function composer({ mode = 'post', target = null, onDone }) {
     h('div', { class: 'row' },
       submit,
       h('span', { class: 'hint' }, mode === 'edit' ? 'Readers see the new text, marked edited; the history stays.'
-        : '@name and #tag in the text become mentions and tags. Ctrl+Enter posts.')));
+        : '#tag becomes a tag; @name mentions someone your node knows by that name (or by id). Ctrl+Enter posts.')));
   text.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) form.requestSubmit();
   });
+  // Problems with what was written show under the box, where the writer is looking.
+  const problem = h('p', { class: 'inline-error', role: 'alert', hidden: true });
+  text.after(problem);
+  const say = (message) => {
+    problem.textContent = message;
+    problem.hidden = !message;
+  };
+  text.addEventListener('input', () => say(''));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    if (!text.value.trim()) return;
+    if (!text.value.trim()) {
+      say('Write something first: the text is empty.');
+      text.focus();
+      return;
+    }
+    say('');
     busy(submit, `${action} failed`, async () => {
       const request = mode === 'edit'
         ? { kind: 'edit', target: target.id, text: text.value }
@@ -60,7 +73,15 @@ export function composer({ mode = 'post', target = null, onDone }) {
           tags: words(tags.value),
           self_labels: words(warning.value),
         };
-      const published = await publish(request);
+      let published;
+      try {
+        published = await publish(request);
+      } catch (err) {
+        if (err.status !== 400) throw err;
+        say(err.message);
+        text.focus();
+        return;
+      }
       form.reset();
       onDone?.(published);
     });

@@ -39,12 +39,12 @@ function pagedList(fetchPage, options) {
   return { list, more, load, prepend, seen };
 }
 
-/** A form to follow someone by author id, short id or @name. */
-export function followForm(onFollowed) {
+/** A form to follow someone by author id, short id or @name; `id` names its input. */
+export function followForm(onFollowed, id = 'follow-author') {
   const input = h('input', { type: 'text', name: 'author', placeholder: 'hbauthor1… or @name', autocomplete: 'off' });
   const button = h('button', { type: 'submit', class: 'primary' }, 'Follow');
   const form = h('form', { class: 'stack', 'aria-label': 'Follow someone' },
-    field('follow-author', 'Follow someone by their author id', input),
+    field(id, 'Follow someone by their author id', input),
     h('div', { class: 'row' }, button));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -90,17 +90,21 @@ export async function timeline(main, _arg, app) {
       ' or on their Node page) and paste it below. Your node fetches their posts from any peer that holds them; if it has no peers yet, connect to one on the ',
       h('a', { href: '#/node' }, 'Node page'), '.'),
     followForm(() => reload()));
+  const followMore = h('details', { class: 'follow-more', hidden: true },
+    h('summary', {}, 'Follow someone'), followForm(() => reload(), 'follow-more'));
   replace(main, heading('Timeline'),
     composer({ mode: 'post', onDone: () => {} }),
-    empty, paged.list, paged.more);
+    followMore, empty, paged.list, paged.more);
   const page = await loading;
   empty.hidden = page.items.length > 0;
+  followMore.hidden = !empty.hidden;
   performance.mark('timeline-ready');
   document.body.dataset.ready = 'timeline';
   return {
     stored(item) {
       if (!item.in_timeline || (item.kind !== 'post' && item.kind !== 'repost')) return;
       empty.hidden = true;
+      followMore.hidden = false;
       paged.prepend(item);
     },
   };
@@ -197,7 +201,9 @@ export async function author(main, id, app) {
     h('h2', {}, authorLabel(view.author, view.name ?? (own ? 'you' : null))),
     view.bio ? h('p', {}, view.bio) : null,
     h('p', { class: 'mono' }, view.author),
-    h('p', { class: 'hint' }, `Holding ${view.contiguous} of ${view.highest} events of this author's log in order.`),
+    h('p', { class: 'hint' }, view.contiguous === view.highest
+      ? `This node holds all ${view.highest} events of this author's log.`
+      : `This node holds ${view.contiguous} of this author's ${view.highest} events in order${view.followed || own ? '; it fetches the rest from peers.' : ' (following them fetches all of it).'}`),
     own ? profileForm(view, again) : h('div', { class: 'row' }, follow, mute,
       muted ? h('span', { class: 'hint' }, 'Muted: their posts are hidden from you (nobody else is affected).') : null));
   const list = h('div', { class: 'items' }, view.posts.map((i) => renderItem(i, { onChange: again })));

@@ -75,9 +75,14 @@ export function renderItem(item, options = {}) {
     article.append(meta(item), h('div', { class: 'body' }, content(item, options)));
     return article;
   }
-  // Hidden and warned items show why, and the item itself only when asked.
-  const reveal = h('button', { type: 'button', onclick: () => replace(box, reasonList(verdict), content(item, options)) },
-    cover.button);
+  // Hidden and warned items show why, and the item itself only when asked (and again hidden
+  // when asked).
+  const hideAgain = () => article.replaceWith(renderItem(item, options));
+  const reveal = h('button', {
+    type: 'button',
+    onclick: () => replace(box, reasonList(verdict), content(item, options),
+      h('button', { type: 'button', class: 'link', onclick: hideAgain }, cover.again)),
+  }, cover.button);
   const box = h('div', { class: cover.class },
     h('strong', {}, cover.title), verdict.reasons.map(reasonText).join('; '), ' ', reveal);
   article.append(meta(item), box);
@@ -130,15 +135,18 @@ async function redrawStale() {
 }
 
 const covers = {
-  hide: { class: 'collapsed', title: 'Hidden by your moderation: ', button: 'Show anyway' },
-  warn: { class: 'warning', title: 'Warning: ', button: 'Show' },
+  hide: { class: 'collapsed', title: 'Hidden by your moderation: ', button: 'Show anyway', again: 'Hide again' },
+  warn: { class: 'warning', title: 'Warning: ', button: 'Show', again: 'Cover again' },
 };
 
 function meta(item) {
-  const verb = item.kind === 'repost' ? 'reposted' : item.reply_to ? 'replied' : null;
+  const verb = item.kind === 'repost' ? h('span', {}, 'reposted')
+    : item.reply_to ? h('span', {}, 'replied to ', h('a', { href: `#/thread/${item.reply_to}` }, `post ${short(item.reply_to)}`))
+      : item.kind === 'reaction' && item.target ? h('span', {}, 'reacted to ', h('a', { href: `#/thread/${item.target}` }, `post ${short(item.target)}`))
+        : null;
   return h('div', { class: 'meta' },
     h('a', { href: `#/author/${item.author}`, class: 'name-link' }, authorLabel(item.author, item.author_name)),
-    verb ? h('span', {}, verb) : null,
+    verb,
     h('a', { href: `#/thread/${item.id}`, title: 'Open the thread' }, timeEl(item.created_at)),
     item.edited ? editedButton(item) : null);
 }
@@ -168,7 +176,7 @@ function editedButton(item) {
 function content(item, options) {
   const parts = [];
   if (item.deleted) {
-    parts.push(h('p', { class: 'muted' }, 'Deleted by its author (or not fetched yet).'));
+    parts.push(h('p', { class: 'muted' }, item.author === viewer ? 'You deleted this.' : 'Deleted by its author (or not fetched yet).'));
     return parts;
   }
   if (item.kind === 'post' || item.kind === 'reaction') {
@@ -181,6 +189,9 @@ function content(item, options) {
   }
   if (item.quoted) {
     parts.push(h('div', { class: 'quoted' }, renderItem(item.quoted, { nested: true })));
+  } else if (item.target && item.kind !== 'reaction' && options.nested) {
+    // Quotes show one level deep: a quote inside a quote is a link.
+    parts.push(h('p', { class: 'muted' }, 'Quoting ', h('a', { href: `#/thread/${item.target}` }, `post ${short(item.target)}`), '.'));
   } else if (item.target && item.kind !== 'reaction') {
     parts.push(h('p', { class: 'muted' }, 'The ', h('a', { href: `#/thread/${item.target}` }, `quoted post ${short(item.target)}`),
       ' is not stored on this node.'));

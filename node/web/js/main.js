@@ -27,6 +27,8 @@ const routes = {
 };
 
 let screen = {};
+/** A control to focus once the next screen is drawn (the `/` key focuses the search box). */
+let focusAfterRoute = null;
 let navigation = 0;
 // Stream events that arrive while a screen loads wait for it: an event stored between the
 // screen's first request and its handlers being ready would otherwise be lost.
@@ -78,7 +80,11 @@ async function route() {
       h('p', {}, h('a', { href: '#/' }, 'Back to the timeline')));
     showError(err);
   }
-  if (mine === navigation) main.focus({ preventScroll: true });
+  if (mine === navigation) {
+    const wanted = focusAfterRoute && main.querySelector(focusAfterRoute);
+    focusAfterRoute = null;
+    (wanted || main).focus({ preventScroll: true });
+  }
 }
 
 function signedOut() {
@@ -95,7 +101,18 @@ function signedOut() {
       h('code', {}, '--print'), '). The node must be running: start it with ', h('code', {}, 'handbilld'), '.'));
 }
 
+let wasLive = false;
+let lost = false;
+
 function live(open) {
+  // Back after losing the node (a restart): the screen on view is read again, errors go.
+  if (open && lost) {
+    lost = false;
+    clearErrors();
+    route();
+  }
+  if (!open && wasLive) lost = true;
+  wasLive = open;
   const el = document.getElementById('live');
   el.className = 'live ' + (open ? 'on' : 'off');
   el.textContent = open ? 'Live' : 'Reconnecting…';
@@ -105,6 +122,8 @@ function keys(e) {
   if (e.target.closest('input, textarea, select') || e.ctrlKey || e.metaKey || e.altKey) return;
   if (e.key === '/') {
     e.preventDefault();
+    focusAfterRoute = '#search-q';
+    if (location.hash === '#/search') document.querySelector('#search-q')?.focus();
     location.hash = '#/search';
   } else if (e.key === 'n') {
     const text = main.querySelector('form.compose textarea');

@@ -1,7 +1,8 @@
 // The node: who it is, how others reach it, its peers and what it stores; connecting to a peer.
 
 import { get, post, del, forgetKey } from './api.js';
-import { h, replace, heading, short, busy, field, relTime } from './ui.js';
+import { h, replace, heading, short, busy, field, relTime, authorLabel } from './ui.js';
+import { followForm } from './feeds.js';
 
 const kinds = {
   public: 'reachable from the internet',
@@ -37,19 +38,34 @@ function copyButton(text, what) {
 /** The node status screen. */
 export async function node(main) {
   const again = () => node(main);
-  const status = await get('/v1/status');
+  const [status, following] = await Promise.all([get('/v1/status'), get('/v1/following')]);
   const addr = h('input', { type: 'text', placeholder: '/ip4/…/tcp/4701/p2p/12D3…', autocomplete: 'off' });
   const connect = h('button', { type: 'submit', class: 'primary' }, 'Connect');
   const connectForm = h('form', { class: 'stack', 'aria-label': 'Connect to a peer' },
     field('connect-addr', 'Connect to a peer by its address', addr), h('div', {}, connect),
     h('p', { class: 'hint' }, 'Ask the other person for the first address on their Node page (or from ',
       h('code', {}, 'handbill id'), ').'));
+  const dialling = h('p', { class: 'hint', role: 'status' });
+  connectForm.append(dialling);
   connectForm.addEventListener('submit', (e) => {
     e.preventDefault();
+    const target = addr.value.trim();
     busy(connect, 'Connecting', async () => {
-      await post('/v1/connect', { addr: addr.value.trim() });
-      addr.value = '';
-      setTimeout(again, 1500);
+      await post('/v1/connect', { addr: target });
+      // The node dials in the background: watch for the peer for a while and say what happened.
+      dialling.textContent = `Dialling ${target}…`;
+      const peer = target.split('/p2p/')[1];
+      for (let i = 0; i < 10; i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        if (!dialling.isConnected) return;
+        const now = await get('/v1/status');
+        if (peer ? now.peer_scores.some((p) => p.peer_id === peer) : now.peer_scores.length > status.peer_scores.length) {
+          return again();
+        }
+      }
+      dialling.textContent = peer
+        ? 'No connection after 10 s. Check the address and that the other node is running and reachable from here; the node keeps trying in the background.'
+        : 'No new peer after 10 s. An address should end in /p2p/12D3…: copy the whole first address from the other node’s Node page.';
     });
   });
   const r = status.reachability;
@@ -69,6 +85,19 @@ export async function node(main) {
       : h('p', { class: 'hint' }, 'No address yet.'),
     best ? h('p', { class: 'hint' }, 'The first one is the best to share.') : null,
     connectForm,
+    h('h2', {}, `Following (${following.length})`),
+    following.length
+      ? h('ul', { class: 'chips' }, following.map((f) => h('li', {},
+        h('a', { href: `#/author/${f.author}` }, authorLabel(f.author, f.name)), ' ',
+        h('button', {
+          type: 'button', class: 'link', 'aria-label': `Unfollow ${f.name ?? short(f.author)}`,
+          onclick: (e) => busy(e.currentTarget, 'Unfollowing', async () => {
+            await del(`/v1/follows/${f.author}`);
+            await again();
+          }),
+        }, 'Unfollow'))))
+      : h('p', { class: 'hint' }, 'You follow nobody yet.'),
+    followForm(() => again(), 'follow-node'),
     h('h2', {}, `Peers (${status.peer_scores.length})`),
     status.peer_scores.length
       ? h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Peer'), h('th', {}, 'Link'), h('th', {}, 'Score'))),
@@ -78,7 +107,7 @@ export async function node(main) {
           h('td', {}, p.gossip_score === null ? '–' : p.gossip_score.toFixed(1))))))
       : h('p', { class: 'notice' }, 'No peers. Connect to someone’s address above, or start handbilld with --bootstrap ADDR.'),
     h('h2', {}, 'Stored'),
-    h('p', {}, `${status.counts.events} events from ${status.counts.authors} authors; hosting ${status.hosted_authors} logs; following ${status.following}.`),
+    h('p', {}, `${status.counts.events} events from ${status.counts.authors} authors; keeping and serving the logs of ${status.hosted_authors} ${status.hosted_authors === 1 ? 'author' : 'authors'} (yours, those you follow, your feeds and lists).`),
     h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Hosted log'), h('th', {}, 'Held in order'), h('th', {}, 'Highest seen'))),
       h('tbody', {}, status.sync.map((s) => h('tr', {},
         h('td', {}, h('a', { href: `#/author/${s.author}`, class: 'mono' }, short(s.author))),

@@ -78,7 +78,7 @@ function nextStep(err) {
     case 'unauthorized':
       return 'Your browser session has ended. Run `handbill open` in a terminal to sign in again.';
     case 'offline':
-      return 'Start it with `handbilld` in a terminal, then reload this page.';
+      return 'Start the node again in a terminal (`handbilld`, with the same `--home` if you use one); this page reconnects by itself.';
     case 'session_key':
     case 'forbidden_origin':
       return 'Reload the app and try again.';
@@ -91,13 +91,18 @@ function nextStep(err) {
   }
 }
 
+/** Text with `commands` in backticks as code elements. */
+function withCode(text) {
+  return text.split('`').map((part, i) => (i % 2 ? h('code', {}, part) : part));
+}
+
 /** Shows an error at the top of the page with the next step; returns its element. */
 export function showError(err, context) {
   const box = document.getElementById('errors');
   const message = err?.message || String(err);
   const step = nextStep(err ?? {});
   const el = h('div', { class: 'error' },
-    h('p', {}, context ? `${context}: ` : '', message, step ? h('br') : null, step),
+    h('p', {}, context ? `${context}: ` : '', message, step ? h('br') : null, withCode(step)),
     h('button', { class: 'link', type: 'button', 'aria-label': 'Dismiss', onclick: () => el.remove() }, '×'));
   box.append(el);
   if (box.children.length > 3) box.firstElementChild.remove();

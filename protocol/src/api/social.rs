@@ -163,6 +163,15 @@ pub struct ListMember {
     pub name: Option<String>,
 }
 
+/// `GET /v1/following`: someone this node follows, with the name it knows for them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Followed {
+    /// The author.
+    pub author: AuthorId,
+    /// Their display name, if a profile is held.
+    pub name: Option<String>,
+}
+
 /// One item of `GET /v1/stream` (server-sent events named by [`StreamEvent::name`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
