@@ -373,6 +373,9 @@ pub struct FeedItem {
     /// someone they follow).
     #[serde(default)]
     pub in_timeline: bool,
+    /// The viewer's own reactions and reposts of this post.
+    #[serde(default)]
+    pub mine: Mine,
     /// For a label: the author it concerns (the labelled author, or the labelled event's
     /// author; `target` names the event), so a client can re-check what it shows.
     #[serde(default)]
@@ -402,6 +405,7 @@ impl FeedItem {
             quoted: None,
             in_timeline: false,
             labelled_author: None,
+            mine: Mine::default(),
         };
         match event.content() {
             Some(Payload::Post(p)) => {

@@ -144,6 +144,14 @@ try {
   await shot(aliceThread, 'thread');
   await shot(aliceNotes, 'notifications');
 
+  step('Bob likes Alice’s post, sees it as liked, and takes it back');
+  const liked = bob.locator(`article[data-id="${config.hello}"]`);
+  await liked.locator('button', { hasText: '♥ Like' }).click();
+  await liked.locator('button[aria-pressed="true"]', { hasText: '♥ Liked · 1' }).waitFor({ timeout: LONG });
+  await liked.locator('button[aria-pressed="true"]', { hasText: '♥ Liked' }).click();
+  await liked.locator('button[aria-pressed="false"]', { hasText: '♥ Like' }).waitFor({ timeout: LONG });
+  check(!(await liked.locator('button', { hasText: '♥ Like · ' }).count()), 'the count went back to none');
+
   // --- Bob chooses the moderation feed; the labelled post collapses ---
   step('Bob subscribes to the moderation feed');
   await go(bob, '#/moderation', '#feed-author');

@@ -402,14 +402,25 @@ var shown = /* @__PURE__ */ new WeakMap();
 var stale = /* @__PURE__ */ new Set();
 var recheck = null;
 var RECHECK_MAX = 100;
-function labelStored(label) {
-  const selector = label.target ? `article.item[data-id="${CSS.escape(label.target)}"]` : label.labelled_author ? `article.item[data-author="${CSS.escape(label.labelled_author)}"]` : null;
-  if (!selector) return;
-  for (const el of document.querySelectorAll(selector)) {
-    if (stale.size < RECHECK_MAX) stale.add(el.dataset.id);
+function eventStored(event) {
+  const selectors = [];
+  if (event.kind === "label") {
+    if (event.target) selectors.push(`article.item[data-id="${CSS.escape(event.target)}"]`);
+    else if (event.labelled_author) selectors.push(`article.item[data-author="${CSS.escape(event.labelled_author)}"]`);
+  } else {
+    for (const id of [event.reply_to, event.target]) {
+      if (id) selectors.push(`article.item[data-id="${CSS.escape(id)}"]`);
+    }
+  }
+  for (const selector of selectors) {
+    for (const el of document.querySelectorAll(selector)) {
+      if (stale.size < RECHECK_MAX) stale.add(el.dataset.id);
+    }
   }
   if (stale.size && !recheck) recheck = setTimeout(redrawStale, 300);
 }
+var visible = (item) => JSON.stringify([item.moderation, item.counts, item.mine, item.text, item.edited]);
+var inUse = (el) => el.querySelector('.slot[data-mode]:not([data-mode=""]), .reasons, ol.history') !== null;
 async function redrawStale() {
   const ids = [...stale];
   stale.clear();
@@ -422,7 +433,8 @@ async function redrawStale() {
     }
     for (const el of document.querySelectorAll(`article.item[data-id="${CSS.escape(id)}"]`)) {
       const [old, options] = shown.get(el) ?? [];
-      if (!old || JSON.stringify(old.moderation) === JSON.stringify(fresh.moderation)) continue;
+      if (!old || visible(old) === visible(fresh)) continue;
+      if (inUse(el) && JSON.stringify(old.moderation) === JSON.stringify(fresh.moderation)) continue;
       const redrawn = renderItem(fresh, options);
       redrawn.style.cssText = el.style.cssText;
       el.replaceWith(redrawn);
@@ -497,7 +509,20 @@ function content(item, options) {
     ));
   }
   if (!options.nested && item.kind === "post") parts.push(actions(item, options));
+  if (!options.nested && item.kind === "repost" && item.author === viewer) {
+    parts.push(h("div", { class: "actions" }, undoButton("Undo repost", "Undoing the repost", [item.id], () => options.onChange?.())));
+  }
   return parts;
+}
+function undoButton(label, context, events, done, attrs = {}) {
+  return h("button", {
+    type: "button",
+    ...attrs,
+    onclick: (e) => busy(e.currentTarget, context, async () => {
+      await publish({ kind: "delete", targets: events });
+      done();
+    })
+  }, label);
 }
 function actions(item, options) {
   const own = item.author === viewer;
@@ -522,20 +547,35 @@ function actions(item, options) {
     await publish({ kind: "reaction", target: item.id, reaction: emoji });
     changed();
   });
+  const mine = item.mine ?? { reactions: [], reposts: [] };
+  const count = (n) => n ? " · " + n : "";
   return [
     h(
       "div",
       { class: "actions" },
       h("button", { type: "button", onclick: () => open("reply") }, `Reply${c.replies ? " · " + c.replies : ""}`),
       h("button", { type: "button", onclick: () => open("quote") }, `Quote${c.quotes ? " · " + c.quotes : ""}`),
-      h("button", {
+      mine.reposts.length ? undoButton(
+        `Reposted${count(c.reposts)}`,
+        "Undoing the repost",
+        mine.reposts,
+        changed,
+        { "aria-pressed": "true", title: "You reposted this: press to undo" }
+      ) : h("button", {
         type: "button",
+        "aria-pressed": "false",
         onclick: (e) => busy(e.currentTarget, "Reposting", async () => {
           await publish({ kind: "repost", target: item.id });
           changed();
         })
-      }, `Repost${c.reposts ? " · " + c.reposts : ""}`),
-      h("button", { type: "button", "aria-label": "Like (react with a heart)", onclick: react("❤️") }, `♥ Like${c.reactions ? " · " + c.reactions : ""}`),
+      }, `Repost${count(c.reposts)}`),
+      mine.reactions.length ? undoButton(
+        `♥ Liked${count(c.reactions)}`,
+        "Taking back the like",
+        mine.reactions,
+        changed,
+        { "aria-pressed": "true", "aria-label": "Liked: press to take it back", title: "You reacted to this: press to take it back" }
+      ) : h("button", { type: "button", "aria-pressed": "false", "aria-label": "Like (react with a heart)", onclick: react("❤️") }, `♥ Like${count(c.reactions)}`),
       own ? h("button", { type: "button", onclick: () => open("edit") }, "Edit") : null,
       own ? h("button", {
         type: "button",
@@ -1633,7 +1673,7 @@ async function boot() {
   };
   openStream({
     stored: (item) => {
-      if (item.kind === "label") labelStored(item);
+      eventStored(item);
       deliver("stored", item);
     },
     notification: (n) => {

@@ -94,23 +94,38 @@ const shown = new WeakMap();
 /** Ids of shown items a label concerns, re-read together shortly after labels stop arriving. */
 const stale = new Set();
 let recheck = null;
-/** Most items re-read at once: a burst of labels costs a bounded number of requests. */
+/** Most items re-read at once: a burst of events costs a bounded number of requests. */
 const RECHECK_MAX = 100;
 
 /**
- * A label was stored: the items on screen that it concerns (the labelled post, or every post
- * of the labelled author) are read again, and those whose verdict changed are redrawn in place
- * (collapsed, warned, or shown again when a label is retracted).
+ * An event was stored: the items on screen that it changes are read again, and those that
+ * changed are redrawn in place. A label concerns the labelled post or every post of the
+ * labelled author (a post collapses, warns, or shows again when a label is retracted); a
+ * reply, quote, repost or reaction changes its target's counts.
  */
-export function labelStored(label) {
-  const selector = label.target ? `article.item[data-id="${CSS.escape(label.target)}"]`
-    : label.labelled_author ? `article.item[data-author="${CSS.escape(label.labelled_author)}"]` : null;
-  if (!selector) return;
-  for (const el of document.querySelectorAll(selector)) {
-    if (stale.size < RECHECK_MAX) stale.add(el.dataset.id);
+export function eventStored(event) {
+  const selectors = [];
+  if (event.kind === 'label') {
+    if (event.target) selectors.push(`article.item[data-id="${CSS.escape(event.target)}"]`);
+    else if (event.labelled_author) selectors.push(`article.item[data-author="${CSS.escape(event.labelled_author)}"]`);
+  } else {
+    for (const id of [event.reply_to, event.target]) {
+      if (id) selectors.push(`article.item[data-id="${CSS.escape(id)}"]`);
+    }
+  }
+  for (const selector of selectors) {
+    for (const el of document.querySelectorAll(selector)) {
+      if (stale.size < RECHECK_MAX) stale.add(el.dataset.id);
+    }
   }
   if (stale.size && !recheck) recheck = setTimeout(redrawStale, 300);
 }
+
+/** What a redraw would change: the verdict, the counts, what the viewer did, the text. */
+const visible = (item) => JSON.stringify([item.moderation, item.counts, item.mine, item.text, item.edited]);
+
+/** An item the reader is working in (writing in its box, or reading it uncovered) stays. */
+const inUse = (el) => el.querySelector('.slot[data-mode]:not([data-mode=""]), .reasons, ol.history') !== null;
 
 async function redrawStale() {
   const ids = [...stale];
@@ -124,13 +139,15 @@ async function redrawStale() {
     }
     for (const el of document.querySelectorAll(`article.item[data-id="${CSS.escape(id)}"]`)) {
       const [old, options] = shown.get(el) ?? [];
-      if (!old || JSON.stringify(old.moderation) === JSON.stringify(fresh.moderation)) continue;
+      if (!old || visible(old) === visible(fresh)) continue;
+      // A new verdict is redrawn even over a reader's use; new counts wait for the next visit.
+      if (inUse(el) && JSON.stringify(old.moderation) === JSON.stringify(fresh.moderation)) continue;
       const redrawn = renderItem(fresh, options);
       redrawn.style.cssText = el.style.cssText;
       el.replaceWith(redrawn);
     }
   }));
-  // One batch at a time: labels that arrived meanwhile wait for the next.
+  // One batch at a time: events that arrived meanwhile wait for the next.
   recheck = stale.size ? setTimeout(redrawStale, 300) : null;
 }
 
@@ -197,7 +214,22 @@ function content(item, options) {
       ' is not stored on this node.'));
   }
   if (!options.nested && item.kind === 'post') parts.push(actions(item, options));
+  if (!options.nested && item.kind === 'repost' && item.author === viewer) {
+    parts.push(h('div', { class: 'actions' }, undoButton('Undo repost', 'Undoing the repost', [item.id], () => options.onChange?.())));
+  }
   return parts;
+}
+
+/** A button that deletes the viewer's own `events` (a reaction, a repost). */
+function undoButton(label, context, events, done, attrs = {}) {
+  return h('button', {
+    type: 'button',
+    ...attrs,
+    onclick: (e) => busy(e.currentTarget, context, async () => {
+      await publish({ kind: 'delete', targets: events });
+      done();
+    }),
+  }, label);
 }
 
 function actions(item, options) {
@@ -219,17 +251,26 @@ function actions(item, options) {
     await publish({ kind: 'reaction', target: item.id, reaction: emoji });
     changed();
   });
+  // What the viewer already did shows as done, and pressing it again undoes it.
+  const mine = item.mine ?? { reactions: [], reposts: [] };
+  const count = (n) => (n ? ' · ' + n : '');
   return [
     h('div', { class: 'actions' },
       h('button', { type: 'button', onclick: () => open('reply') }, `Reply${c.replies ? ' · ' + c.replies : ''}`),
       h('button', { type: 'button', onclick: () => open('quote') }, `Quote${c.quotes ? ' · ' + c.quotes : ''}`),
-      h('button', {
-        type: 'button', onclick: (e) => busy(e.currentTarget, 'Reposting', async () => {
-          await publish({ kind: 'repost', target: item.id });
-          changed();
-        }),
-      }, `Repost${c.reposts ? ' · ' + c.reposts : ''}`),
-      h('button', { type: 'button', 'aria-label': 'Like (react with a heart)', onclick: react('❤️') }, `♥ Like${c.reactions ? ' · ' + c.reactions : ''}`),
+      mine.reposts.length
+        ? undoButton(`Reposted${count(c.reposts)}`, 'Undoing the repost', mine.reposts, changed,
+          { 'aria-pressed': 'true', title: 'You reposted this: press to undo' })
+        : h('button', {
+          type: 'button', 'aria-pressed': 'false', onclick: (e) => busy(e.currentTarget, 'Reposting', async () => {
+            await publish({ kind: 'repost', target: item.id });
+            changed();
+          }),
+        }, `Repost${count(c.reposts)}`),
+      mine.reactions.length
+        ? undoButton(`♥ Liked${count(c.reactions)}`, 'Taking back the like', mine.reactions, changed,
+          { 'aria-pressed': 'true', 'aria-label': 'Liked: press to take it back', title: 'You reacted to this: press to take it back' })
+        : h('button', { type: 'button', 'aria-pressed': 'false', 'aria-label': 'Like (react with a heart)', onclick: react('❤️') }, `♥ Like${count(c.reactions)}`),
       own ? h('button', { type: 'button', onclick: () => open('edit') }, 'Edit') : null,
       own ? h('button', {
         type: 'button', onclick: (e) => {

@@ -5,7 +5,7 @@ import { get, startSession, openStream, adoptKey, forgetKey, ApiError } from './
 import { timeline, thread, author, notifications, search, listFeed, prefetchTimeline } from './feeds.js';
 import { moderation, hostPolicy } from './moderation.js';
 import { node } from './node.js';
-import { setViewer, whenViewer, labelStored } from './items.js';
+import { setViewer, whenViewer, eventStored } from './items.js';
 import { h, replace, heading, showError, clearErrors, refreshTimes } from './ui.js';
 
 // The script runs as soon as it arrives (`async`), while the page may still be parsing: the
@@ -163,7 +163,7 @@ async function boot() {
   };
   openStream({
     stored: (item) => {
-      if (item.kind === 'label') labelStored(item);
+      eventStored(item);
       deliver('stored', item);
     },
     notification: (n) => {

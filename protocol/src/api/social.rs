@@ -21,6 +21,16 @@ pub struct Counts {
     pub quotes: u64,
 }
 
+/// The viewer's own reactions and reposts of a post, newest first (a few at most), so a client
+/// shows them as done and undoes them by deleting these events.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mine {
+    /// The viewer's reaction events on the post.
+    pub reactions: Vec<EventId>,
+    /// The viewer's reposts of the post.
+    pub reposts: Vec<EventId>,
+}
+
 /// One notification.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {

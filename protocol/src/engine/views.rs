@@ -3,7 +3,7 @@
 //! here from the store.
 
 use super::Engine;
-use crate::api::{Counts, FeedItem, History, ListMember, ListView, Version};
+use crate::api::{Counts, FeedItem, History, ListMember, ListView, Mine, Version};
 use crate::id::{AuthorId, EventId, ListId};
 use crate::payload::{Edit, List, Payload};
 use crate::relations::Relation;
@@ -16,6 +16,9 @@ pub const EDITS_READ_MAX: usize = 1_000;
 
 /// Newest edits read to find a post's current text.
 const NEWEST_EDIT_CANDIDATES: usize = 8;
+
+/// Most of the viewer's own reactions (and reposts) of one post listed on its item.
+const MINE_MAX: usize = 8;
 
 /// Most events of an author's log scanned to find their lists.
 pub const LIST_LOG_SCAN_MAX: usize = 100_000;
@@ -51,6 +54,15 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                 reposts: count(Relation::Repost)?,
                 reactions: count(Relation::Reaction)?,
                 quotes: count(Relation::Quote)?,
+            };
+            let me = self.author();
+            let mine = |relation| {
+                self.store
+                    .references_by(&event.id(), relation, &me, MINE_MAX)
+            };
+            item.mine = Mine {
+                reactions: mine(Relation::Reaction)?,
+                reposts: mine(Relation::Repost)?,
             };
         }
         Ok(item)

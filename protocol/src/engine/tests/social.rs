@@ -1,7 +1,7 @@
 //! Notifications, inline mentions, edits, search and id resolution across engines.
 
 use super::*;
-use crate::api::{PublishRequest, TargetId};
+use crate::api::{Mine, PublishRequest, TargetId};
 use crate::moderation::Mute;
 use crate::relations::NotificationKind;
 use crate::resolve::ResolveError;
@@ -388,4 +388,42 @@ fn a_label_item_names_what_it_labels_so_a_client_can_recheck_it() {
     );
     let post_item = net.nodes[0].item(&post, T0).unwrap();
     assert_eq!(post_item.labelled_author, None);
+}
+
+#[test]
+fn an_item_names_the_viewers_own_reactions_and_reposts_until_they_are_deleted() {
+    let mut net = Net::new(2);
+    let (alice, bob) = (0, 1);
+    net.connect(alice, bob);
+    net.follow(bob, net.author(alice));
+    let post = net.post(alice, "like me");
+    let reaction = publish(
+        &mut net,
+        bob,
+        PublishRequest::Reaction {
+            target: post.id(),
+            reaction: "❤️".into(),
+        },
+    );
+    let repost = publish(&mut net, bob, PublishRequest::Repost { target: post.id() });
+    let seen = net.nodes[bob].item(&post, T0).unwrap();
+    assert_eq!(
+        (seen.mine.reactions.clone(), seen.mine.reposts.clone()),
+        (vec![reaction.id()], vec![repost.id()])
+    );
+    assert_eq!(
+        net.nodes[alice].item(&post, T0).unwrap().mine,
+        Mine::default(),
+        "Bob's reactions are not Alice's"
+    );
+    publish(
+        &mut net,
+        bob,
+        PublishRequest::Delete {
+            targets: vec![reaction.id()],
+        },
+    );
+    let seen = net.nodes[bob].item(&post, T0).unwrap();
+    assert_eq!((seen.mine.reactions.len(), seen.mine.reposts.len()), (0, 1));
+    assert_eq!(seen.counts.reactions, 0);
 }
