@@ -332,6 +332,8 @@ function setViewer(author2) {
     viewer = a;
     return a;
   });
+  viewerReady.catch(() => {
+  });
   return viewerReady;
 }
 function whenViewer() {
@@ -370,11 +372,11 @@ function renderItem(item, options = {}) {
     dataset: { id: item.id, author: item.author, action: item.moderation.action },
     "aria-label": `${item.kind} by ${item.author_name ?? short(item.author)}`
   });
-  shown.set(article, [item, options]);
+  shown.set(article, [item, options, performance.now()]);
   const verdict = item.moderation;
   const cover = covers[verdict.action];
   if (!cover) {
-    article.append(meta(item), h("div", { class: "body" }, content(item, options)));
+    article.append(meta(item, true), h("div", { class: "body" }, content(item, options)));
     return article;
   }
   const hideAgain = () => article.replaceWith(renderItem(item, options));
@@ -395,13 +397,14 @@ function renderItem(item, options = {}) {
     " ",
     reveal
   );
-  article.append(meta(item), box);
+  article.append(meta(item, false), box);
   return article;
 }
 var shown = /* @__PURE__ */ new WeakMap();
 var stale = /* @__PURE__ */ new Set();
 var recheck = null;
-var RECHECK_MAX = 100;
+var RECHECK_MAX = 50;
+var RECHECK_PAUSE_MS = 1e3;
 function eventStored(event) {
   const selectors = [];
   if (event.kind === "label") {
@@ -420,33 +423,43 @@ function eventStored(event) {
   if (stale.size && !recheck) recheck = setTimeout(redrawStale, 300);
 }
 var visible = (item) => JSON.stringify([item.moderation, item.counts, item.mine, item.text, item.edited]);
-var inUse = (el) => el.querySelector('.slot[data-mode]:not([data-mode=""]), .reasons, ol.history') !== null;
+var inUse = (el) => el.contains(document.activeElement) || el.querySelector('.slot[data-mode]:not([data-mode=""]), .reasons, ol.history') !== null;
+var typing = (el) => [...el.querySelectorAll("textarea")].some((t) => t.value.trim());
 async function redrawStale() {
   const ids = [...stale];
   stale.clear();
-  await Promise.all(ids.map(async (id) => {
-    let fresh;
-    try {
-      fresh = await get(`/v1/events/${encodeURIComponent(id)}`);
-    } catch {
-      return;
-    }
-    for (const el of document.querySelectorAll(`article.item[data-id="${CSS.escape(id)}"]`)) {
-      const [old, options] = shown.get(el) ?? [];
-      if (!old || visible(old) === visible(fresh)) continue;
-      if (inUse(el) && JSON.stringify(old.moderation) === JSON.stringify(fresh.moderation)) continue;
-      const redrawn = renderItem(fresh, options);
-      redrawn.style.cssText = el.style.cssText;
-      el.replaceWith(redrawn);
-    }
-  }));
-  recheck = stale.size ? setTimeout(redrawStale, 300) : null;
+  try {
+    await Promise.all(ids.map(redrawOne));
+  } finally {
+    recheck = setTimeout(() => {
+      recheck = null;
+      if (stale.size) recheck = setTimeout(redrawStale, 0);
+    }, RECHECK_PAUSE_MS);
+  }
+}
+async function redrawOne(id) {
+  const asked = performance.now();
+  let fresh;
+  try {
+    fresh = await get(`/v1/events/${encodeURIComponent(id)}`);
+  } catch {
+    return;
+  }
+  for (const el of document.querySelectorAll(`article.item[data-id="${CSS.escape(id)}"]`)) {
+    const [old, options, drawn] = shown.get(el) ?? [];
+    if (!old || drawn > asked || visible(old) === visible(fresh) || typing(el)) continue;
+    if (inUse(el) && old.moderation.action === fresh.moderation.action) continue;
+    const item = options.nested ? { ...fresh, quoted: null } : fresh;
+    const redrawn = renderItem(item, options);
+    redrawn.style.cssText = el.style.cssText;
+    el.replaceWith(redrawn);
+  }
 }
 var covers = {
   hide: { class: "collapsed", title: "Hidden by your moderation: ", button: "Show anyway", again: "Hide again" },
   warn: { class: "warning", title: "Warning: ", button: "Show", again: "Cover again" }
 };
-function meta(item) {
+function meta(item, uncovered) {
   const verb = item.kind === "repost" ? h("span", {}, "reposted") : item.reply_to ? h("span", {}, "replied to ", h("a", { href: `#/thread/${item.reply_to}` }, `post ${short(item.reply_to)}`)) : item.kind === "reaction" && item.target ? h("span", {}, "reacted to ", h("a", { href: `#/thread/${item.target}` }, `post ${short(item.target)}`)) : null;
   return h(
     "div",
@@ -454,7 +467,7 @@ function meta(item) {
     h("a", { href: `#/author/${item.author}`, class: "name-link" }, authorLabel(item.author, item.author_name)),
     verb,
     h("a", { href: `#/thread/${item.id}`, title: "Open the thread" }, timeEl(item.created_at)),
-    item.edited ? editedButton(item) : null
+    item.edited && uncovered ? editedButton(item) : null
   );
 }
 function editedButton(item) {
@@ -556,7 +569,7 @@ function actions(item, options) {
       h("button", { type: "button", onclick: () => open("reply") }, `Reply${c.replies ? " · " + c.replies : ""}`),
       h("button", { type: "button", onclick: () => open("quote") }, `Quote${c.quotes ? " · " + c.quotes : ""}`),
       mine.reposts.length ? undoButton(
-        `Reposted${count(c.reposts)}`,
+        `Repost${count(c.reposts)}`,
         "Undoing the repost",
         mine.reposts,
         changed,
@@ -570,12 +583,12 @@ function actions(item, options) {
         })
       }, `Repost${count(c.reposts)}`),
       mine.reactions.length ? undoButton(
-        `♥ Liked${count(c.reactions)}`,
-        "Taking back the like",
+        `♥ Like${count(c.reactions)}`,
+        "Taking back your reaction",
         mine.reactions,
         changed,
-        { "aria-pressed": "true", "aria-label": "Liked: press to take it back", title: "You reacted to this: press to take it back" }
-      ) : h("button", { type: "button", "aria-pressed": "false", "aria-label": "Like (react with a heart)", onclick: react("❤️") }, `♥ Like${count(c.reactions)}`),
+        { "aria-pressed": "true", title: "You reacted to this: press to take your reactions back" }
+      ) : h("button", { type: "button", "aria-pressed": "false", title: "React with a heart", onclick: react("❤️") }, `♥ Like${count(c.reactions)}`),
       own ? h("button", { type: "button", onclick: () => open("edit") }, "Edit") : null,
       own ? h("button", {
         type: "button",
@@ -1039,7 +1052,13 @@ function issuedLabels(feedId) {
     if (!box.open || list.dataset.read) return;
     list.dataset.read = "yes";
     busy(null, "Reading the feed’s labels", async () => {
-      const issued = await get(`/v1/feeds/${feedId}/labels` + query({ limit: 50 }));
+      let issued;
+      try {
+        issued = await get(`/v1/feeds/${feedId}/labels` + query({ limit: 50 }));
+      } catch (err) {
+        delete list.dataset.read;
+        throw err;
+      }
       replace(list, issued.length ? issued.map((l) => h(
         "li",
         {},
@@ -1171,6 +1190,9 @@ var purposes = {
 async function publishList(list, members) {
   await publish({ kind: "list", name: list.name, description: list.description ?? "", purpose: list.purpose, members });
 }
+async function currentMembers(list) {
+  return (await get("/v1/lists")).find((l) => l.id === list.id)?.members ?? list.members;
+}
 function ownListCard(list, subscribed, again) {
   const used = subscribed.some((s) => s.id === list.id);
   const member = h("input", { type: "text", placeholder: "hbauthor1… or @name", autocomplete: "off" });
@@ -1189,7 +1211,8 @@ function ownListCard(list, subscribed, again) {
     if (!member.value.trim()) return;
     busy(add, "Adding to the list", async () => {
       const author2 = await resolveAuthor(member.value);
-      if (!list.members.includes(author2)) await publishList(list, [...list.members, author2]);
+      const members = await currentMembers(list);
+      if (!members.includes(author2)) await publishList(list, [...members, author2]);
       await again();
     });
   });
@@ -1202,7 +1225,7 @@ function ownListCard(list, subscribed, again) {
       list.members,
       (a) => h("a", { href: `#/author/${a}`, class: "mono" }, short(a)),
       (a, button) => busy(button, "Removing from the list", async () => {
-        await publishList(list, list.members.filter((m) => m !== a));
+        await publishList(list, (await currentMembers(list)).filter((m) => m !== a));
         await again();
       })
     ),
@@ -1238,10 +1261,12 @@ function newListForm(again) {
     e.preventDefault();
     busy(create, "Creating the list", async () => {
       const list = { name: name.value.trim(), description: description.value.trim(), purpose: purpose.value };
-      const existing = (await get("/v1/lists")).find((l) => l.name === list.name);
-      await publishList(list, existing?.members ?? []);
+      if ((await get("/v1/lists")).some((l) => l.name === list.name)) {
+        throw new Error(`You already have a list named “${list.name}”: change it above, or pick another name.`);
+      }
+      await publishList(list, []);
       if (list.purpose !== "curate") {
-        const mine = existing ?? (await get("/v1/lists")).find((l) => l.name === list.name);
+        const mine = (await get("/v1/lists")).find((l) => l.name === list.name);
         if (mine) await post("/v1/lists/subscriptions", { owner: mine.owner, list: mine.id });
       }
       await again();
@@ -1409,11 +1434,12 @@ async function node(main2) {
     busy(connect, "Connecting", async () => {
       await post("/v1/connect", { addr: target });
       dialling.textContent = `Dialling ${target}…`;
-      const peer = target.split("/p2p/")[1];
+      const peer = target.match(/\/p2p\/([^/]+)$/)?.[1];
       for (let i = 0; i < 10; i++) {
         await new Promise((r2) => setTimeout(r2, 1e3));
         if (!dialling.isConnected) return;
         const now = await get("/v1/status");
+        if (!dialling.isConnected) return;
         if (peer ? now.peer_scores.some((p) => p.peer_id === peer) : now.peer_scores.length > status.peer_scores.length) {
           return again();
         }
@@ -1620,7 +1646,7 @@ function live(open) {
   if (open && lost) {
     lost = false;
     clearErrors();
-    route();
+    if (![...main.querySelectorAll("textarea")].some((t) => t.value.trim())) route();
   }
   if (!open && wasLive) lost = true;
   wasLive = open;
@@ -1632,8 +1658,11 @@ function keys(e) {
   if (e.target.closest("input, textarea, select") || e.ctrlKey || e.metaKey || e.altKey) return;
   if (e.key === "/") {
     e.preventDefault();
+    if (location.hash.startsWith("#/search")) {
+      document.querySelector("#search-q")?.focus();
+      return;
+    }
     focusAfterRoute = "#search-q";
-    if (location.hash === "#/search") document.querySelector("#search-q")?.focus();
     location.hash = "#/search";
   } else if (e.key === "n") {
     const text = main.querySelector("form.compose textarea");

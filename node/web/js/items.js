@@ -17,6 +17,7 @@ export function setViewer(author) {
     viewer = a;
     return a;
   });
+  viewerReady.catch(() => {}); // A refused session is handled where it is awaited.
   return viewerReady;
 }
 
@@ -68,11 +69,11 @@ export function renderItem(item, options = {}) {
     dataset: { id: item.id, author: item.author, action: item.moderation.action },
     'aria-label': `${item.kind} by ${item.author_name ?? short(item.author)}`,
   });
-  shown.set(article, [item, options]);
+  shown.set(article, [item, options, performance.now()]);
   const verdict = item.moderation;
   const cover = covers[verdict.action];
   if (!cover) {
-    article.append(meta(item), h('div', { class: 'body' }, content(item, options)));
+    article.append(meta(item, true), h('div', { class: 'body' }, content(item, options)));
     return article;
   }
   // Hidden and warned items show why, and the item itself only when asked (and again hidden
@@ -85,17 +86,20 @@ export function renderItem(item, options = {}) {
   }, cover.button);
   const box = h('div', { class: cover.class },
     h('strong', {}, cover.title), verdict.reasons.map(reasonText).join('; '), ' ', reveal);
-  article.append(meta(item), box);
+  // Covered: the edit history (which holds the text) is not offered until asked.
+  article.append(meta(item, false), box);
   return article;
 }
 
 /** What each item on screen was drawn from, so a new label can redraw it. */
 const shown = new WeakMap();
-/** Ids of shown items a label concerns, re-read together shortly after labels stop arriving. */
+/** Ids of shown items that stored events concern, re-read together in the next batch. */
 const stale = new Set();
 let recheck = null;
-/** Most items re-read at once: a burst of events costs a bounded number of requests. */
-const RECHECK_MAX = 100;
+/** Most items re-read in one batch, and the pause between batches: a peer that keeps sending
+ * reactions costs this node a bounded number of reads per second, whatever it sends. */
+const RECHECK_MAX = 50;
+const RECHECK_PAUSE_MS = 1000;
 
 /**
  * An event was stored: the items on screen that it changes are read again, and those that
@@ -124,31 +128,46 @@ export function eventStored(event) {
 /** What a redraw would change: the verdict, the counts, what the viewer did, the text. */
 const visible = (item) => JSON.stringify([item.moderation, item.counts, item.mine, item.text, item.edited]);
 
-/** An item the reader is working in (writing in its box, or reading it uncovered) stays. */
-const inUse = (el) => el.querySelector('.slot[data-mode]:not([data-mode=""]), .reasons, ol.history') !== null;
+/** The reader is working in the item: writing in its box, reading it uncovered or its
+ * history, or on one of its controls. */
+const inUse = (el) => el.contains(document.activeElement)
+  || el.querySelector('.slot[data-mode]:not([data-mode=""]), .reasons, ol.history') !== null;
+/** Text typed into the item's box, which a redraw would throw away. */
+const typing = (el) => [...el.querySelectorAll('textarea')].some((t) => t.value.trim());
 
 async function redrawStale() {
   const ids = [...stale];
   stale.clear();
-  await Promise.all(ids.map(async (id) => {
-    let fresh;
-    try {
-      fresh = await get(`/v1/events/${encodeURIComponent(id)}`);
-    } catch {
-      return; // Deleted or gone meanwhile: leave what is shown.
-    }
-    for (const el of document.querySelectorAll(`article.item[data-id="${CSS.escape(id)}"]`)) {
-      const [old, options] = shown.get(el) ?? [];
-      if (!old || visible(old) === visible(fresh)) continue;
-      // A new verdict is redrawn even over a reader's use; new counts wait for the next visit.
-      if (inUse(el) && JSON.stringify(old.moderation) === JSON.stringify(fresh.moderation)) continue;
-      const redrawn = renderItem(fresh, options);
-      redrawn.style.cssText = el.style.cssText;
-      el.replaceWith(redrawn);
-    }
-  }));
-  // One batch at a time: events that arrived meanwhile wait for the next.
-  recheck = stale.size ? setTimeout(redrawStale, 300) : null;
+  try {
+    await Promise.all(ids.map(redrawOne));
+  } finally {
+    // One batch at a time, then a pause: events that arrived meanwhile wait for the next.
+    recheck = setTimeout(() => {
+      recheck = null;
+      if (stale.size) recheck = setTimeout(redrawStale, 0);
+    }, RECHECK_PAUSE_MS);
+  }
+}
+
+async function redrawOne(id) {
+  const asked = performance.now();
+  let fresh;
+  try {
+    fresh = await get(`/v1/events/${encodeURIComponent(id)}`);
+  } catch {
+    return; // Deleted or gone meanwhile: leave what is shown.
+  }
+  for (const el of document.querySelectorAll(`article.item[data-id="${CSS.escape(id)}"]`)) {
+    const [old, options, drawn] = shown.get(el) ?? [];
+    // Drawn after this read was asked for: what is shown is newer than the answer.
+    if (!old || drawn > asked || visible(old) === visible(fresh) || typing(el)) continue;
+    // A new verdict is drawn even while the reader uses the item; new counts wait for them.
+    if (inUse(el) && old.moderation.action === fresh.moderation.action) continue;
+    const item = options.nested ? { ...fresh, quoted: null } : fresh;
+    const redrawn = renderItem(item, options);
+    redrawn.style.cssText = el.style.cssText;
+    el.replaceWith(redrawn);
+  }
 }
 
 const covers = {
@@ -156,7 +175,7 @@ const covers = {
   warn: { class: 'warning', title: 'Warning: ', button: 'Show', again: 'Cover again' },
 };
 
-function meta(item) {
+function meta(item, uncovered) {
   const verb = item.kind === 'repost' ? h('span', {}, 'reposted')
     : item.reply_to ? h('span', {}, 'replied to ', h('a', { href: `#/thread/${item.reply_to}` }, `post ${short(item.reply_to)}`))
       : item.kind === 'reaction' && item.target ? h('span', {}, 'reacted to ', h('a', { href: `#/thread/${item.target}` }, `post ${short(item.target)}`))
@@ -165,7 +184,7 @@ function meta(item) {
     h('a', { href: `#/author/${item.author}`, class: 'name-link' }, authorLabel(item.author, item.author_name)),
     verb,
     h('a', { href: `#/thread/${item.id}`, title: 'Open the thread' }, timeEl(item.created_at)),
-    item.edited ? editedButton(item) : null);
+    item.edited && uncovered ? editedButton(item) : null);
 }
 
 /** "(edited)", which opens the post's earlier versions below its header. */
@@ -259,7 +278,7 @@ function actions(item, options) {
       h('button', { type: 'button', onclick: () => open('reply') }, `Reply${c.replies ? ' · ' + c.replies : ''}`),
       h('button', { type: 'button', onclick: () => open('quote') }, `Quote${c.quotes ? ' · ' + c.quotes : ''}`),
       mine.reposts.length
-        ? undoButton(`Reposted${count(c.reposts)}`, 'Undoing the repost', mine.reposts, changed,
+        ? undoButton(`Repost${count(c.reposts)}`, 'Undoing the repost', mine.reposts, changed,
           { 'aria-pressed': 'true', title: 'You reposted this: press to undo' })
         : h('button', {
           type: 'button', 'aria-pressed': 'false', onclick: (e) => busy(e.currentTarget, 'Reposting', async () => {
@@ -268,9 +287,9 @@ function actions(item, options) {
           }),
         }, `Repost${count(c.reposts)}`),
       mine.reactions.length
-        ? undoButton(`♥ Liked${count(c.reactions)}`, 'Taking back the like', mine.reactions, changed,
-          { 'aria-pressed': 'true', 'aria-label': 'Liked: press to take it back', title: 'You reacted to this: press to take it back' })
-        : h('button', { type: 'button', 'aria-pressed': 'false', 'aria-label': 'Like (react with a heart)', onclick: react('❤️') }, `♥ Like${count(c.reactions)}`),
+        ? undoButton(`♥ Like${count(c.reactions)}`, 'Taking back your reaction', mine.reactions, changed,
+          { 'aria-pressed': 'true', title: 'You reacted to this: press to take your reactions back' })
+        : h('button', { type: 'button', 'aria-pressed': 'false', title: 'React with a heart', onclick: react('❤️') }, `♥ Like${count(c.reactions)}`),
       own ? h('button', { type: 'button', onclick: () => open('edit') }, 'Edit') : null,
       own ? h('button', {
         type: 'button', onclick: (e) => {

@@ -109,7 +109,8 @@ function live(open) {
   if (open && lost) {
     lost = false;
     clearErrors();
-    route();
+    // Unless something is being written: a redraw would throw it away.
+    if (![...main.querySelectorAll('textarea')].some((t) => t.value.trim())) route();
   }
   if (!open && wasLive) lost = true;
   wasLive = open;
@@ -122,8 +123,11 @@ function keys(e) {
   if (e.target.closest('input, textarea, select') || e.ctrlKey || e.metaKey || e.altKey) return;
   if (e.key === '/') {
     e.preventDefault();
+    if (location.hash.startsWith('#/search')) {
+      document.querySelector('#search-q')?.focus();
+      return;
+    }
     focusAfterRoute = '#search-q';
-    if (location.hash === '#/search') document.querySelector('#search-q')?.focus();
     location.hash = '#/search';
   } else if (e.key === 'n') {
     const text = main.querySelector('form.compose textarea');

@@ -72,7 +72,13 @@ function issuedLabels(feedId) {
     if (!box.open || list.dataset.read) return;
     list.dataset.read = 'yes';
     busy(null, 'Reading the feed’s labels', async () => {
-      const issued = await get(`/v1/feeds/${feedId}/labels` + query({ limit: 50 }));
+      let issued;
+      try {
+        issued = await get(`/v1/feeds/${feedId}/labels` + query({ limit: 50 }));
+      } catch (err) {
+        delete list.dataset.read; // Read again when opened again.
+        throw err;
+      }
       replace(list, issued.length ? issued.map((l) => h('li', {},
         h('strong', {}, l.value), ' on ',
         l.target.startsWith('hbauthor') ? h('a', { href: `#/author/${l.target}` }, `author ${short(l.target)}`)
@@ -180,6 +186,11 @@ async function publishList(list, members) {
   await publish({ kind: 'list', name: list.name, description: list.description ?? '', purpose: list.purpose, members });
 }
 
+/** The list's members as last published (not as drawn: two quick changes must not undo each other). */
+async function currentMembers(list) {
+  return (await get('/v1/lists')).find((l) => l.id === list.id)?.members ?? list.members;
+}
+
 /** One of the viewer's own lists: its members, adding and removing them, using it or reading it. */
 function ownListCard(list, subscribed, again) {
   const used = subscribed.some((s) => s.id === list.id);
@@ -194,7 +205,8 @@ function ownListCard(list, subscribed, again) {
     if (!member.value.trim()) return;
     busy(add, 'Adding to the list', async () => {
       const author = await resolveAuthor(member.value);
-      if (!list.members.includes(author)) await publishList(list, [...list.members, author]);
+      const members = await currentMembers(list);
+      if (!members.includes(author)) await publishList(list, [...members, author]);
       await again();
     });
   });
@@ -203,7 +215,7 @@ function ownListCard(list, subscribed, again) {
     list.description ? h('p', {}, list.description) : null,
     chips(list.members, (a) => h('a', { href: `#/author/${a}`, class: 'mono' }, short(a)),
       (a, button) => busy(button, 'Removing from the list', async () => {
-        await publishList(list, list.members.filter((m) => m !== a));
+        await publishList(list, (await currentMembers(list)).filter((m) => m !== a));
         await again();
       })),
     addForm,
@@ -234,11 +246,13 @@ function newListForm(again) {
     e.preventDefault();
     busy(create, 'Creating the list', async () => {
       const list = { name: name.value.trim(), description: description.value.trim(), purpose: purpose.value };
-      // A list of that name already there keeps its members (a new list event replaces it).
-      const existing = (await get('/v1/lists')).find((l) => l.name === list.name);
-      await publishList(list, existing?.members ?? []);
+      // A new list event of the same name would replace the old list (its purpose too).
+      if ((await get('/v1/lists')).some((l) => l.name === list.name)) {
+        throw new Error(`You already have a list named “${list.name}”: change it above, or pick another name.`);
+      }
+      await publishList(list, []);
       if (list.purpose !== 'curate') {
-        const mine = existing ?? (await get('/v1/lists')).find((l) => l.name === list.name);
+        const mine = (await get('/v1/lists')).find((l) => l.name === list.name);
         if (mine) await post('/v1/lists/subscriptions', { owner: mine.owner, list: mine.id });
       }
       await again();

@@ -54,11 +54,13 @@ export async function node(main) {
       await post('/v1/connect', { addr: target });
       // The node dials in the background: watch for the peer for a while and say what happened.
       dialling.textContent = `Dialling ${target}…`;
-      const peer = target.split('/p2p/')[1];
+      // The peer is the last /p2p/ part (a relayed address names the relay first).
+      const peer = target.match(/\/p2p\/([^/]+)$/)?.[1];
       for (let i = 0; i < 10; i++) {
         await new Promise((r) => setTimeout(r, 1000));
         if (!dialling.isConnected) return;
         const now = await get('/v1/status');
+        if (!dialling.isConnected) return; // The reader went to another screen meanwhile.
         if (peer ? now.peer_scores.some((p) => p.peer_id === peer) : now.peer_scores.length > status.peer_scores.length) {
           return again();
         }
