@@ -61,6 +61,9 @@ impl LabelState {
 #[derive(Clone, Debug, Default)]
 pub struct LabelIndex {
     by_subject: BTreeMap<LabelSubject, Vec<LabelState>>,
+    /// What each deciding label event labels, by feed and position in its log: a feed's labels
+    /// newest first without walking everyone's.
+    by_feed: BTreeMap<(AuthorId, u64), LabelSubject>,
     len: usize,
 }
 
@@ -101,7 +104,8 @@ impl LabelIndex {
 
     /// Adds a label issued by `feed` at position `seq` of its log by event `event`.
     pub fn apply(&mut self, feed: AuthorId, seq: u64, event: EventId, label: &Label) -> Applied {
-        let entries = self.by_subject.entry((&label.target).into()).or_default();
+        let subject = LabelSubject::from(&label.target);
+        let entries = self.by_subject.entry(subject).or_default();
         let state = LabelState {
             feed,
             value: label.value.clone(),
@@ -117,6 +121,8 @@ impl LabelIndex {
         {
             Some(existing) if existing.seq >= seq => Applied::Superseded,
             Some(existing) => {
+                self.by_feed.remove(&(feed, existing.seq));
+                self.by_feed.insert((feed, seq), subject);
                 *existing = state;
                 Applied::Updated
             }
@@ -128,6 +134,7 @@ impl LabelIndex {
                     })
                     .unwrap_or_else(|i| i);
                 entries.insert(at, state);
+                self.by_feed.insert((feed, seq), subject);
                 self.len += 1;
                 Applied::Updated
             }
@@ -141,23 +148,26 @@ impl LabelIndex {
     }
 
     /// The labels `feed` has in force at `now`, newest first (by position in its log), at most
-    /// `limit`: what a reader sees before trusting a feed. Walks every held label, which the
-    /// subscriptions bound.
+    /// `limit`: what a reader sees before trusting a feed. Walks only this feed's labels, newest
+    /// first, skipping retracted and expired ones.
     pub fn issued_by(
         &self,
         feed: &AuthorId,
         now: Timestamp,
         limit: usize,
     ) -> Vec<(LabelSubject, &LabelState)> {
-        let mut found: Vec<(LabelSubject, &LabelState)> = self
-            .by_subject
-            .iter()
-            .flat_map(|(subject, entries)| entries.iter().map(move |s| (*subject, s)))
-            .filter(|(_, s)| s.feed == *feed && s.in_force(now))
-            .collect();
-        found.sort_by_key(|(_, s)| std::cmp::Reverse(s.seq));
-        found.truncate(limit);
-        found
+        self.by_feed
+            .range((*feed, 0)..=(*feed, u64::MAX))
+            .rev()
+            .filter_map(|((_, seq), subject)| {
+                self.on(subject)
+                    .iter()
+                    .find(|s| s.feed == *feed && s.seq == *seq)
+                    .map(|s| (*subject, s))
+            })
+            .filter(|(_, s)| s.in_force(now))
+            .take(limit)
+            .collect()
     }
 
     /// Drops every label issued by `feed` (after unsubscribing from it).
@@ -169,6 +179,7 @@ impl LabelIndex {
             removed += before - entries.len();
             !entries.is_empty()
         });
+        self.by_feed.retain(|(f, _), _| f != feed);
         self.len -= removed;
     }
 }
@@ -242,6 +253,20 @@ mod tests {
         );
         assert_eq!(issued[0].0, LabelSubject::Author(AuthorId([11; 32])));
         assert_eq!(index.issued_by(&feed, Timestamp(0), 1).len(), 1);
+        index.apply(feed, 5, EventId([5; 32]), &on(10, "spam", false));
+        let seqs: Vec<u64> = index
+            .issued_by(&feed, Timestamp(0), 10)
+            .iter()
+            .map(|(_, s)| s.seq)
+            .collect();
+        assert_eq!(
+            seqs,
+            vec![5, 2],
+            "a relabel replaces the label it overrides"
+        );
+        index.remove_feed(&feed);
+        assert!(index.issued_by(&feed, Timestamp(0), 10).is_empty());
+        assert_eq!(index.issued_by(&other, Timestamp(0), 10).len(), 1);
     }
 
     #[test]
