@@ -5,6 +5,7 @@
 
 use crate::id::{AuthorId, EventId, ListId, TypedId};
 use crate::moderation::Verdict;
+use crate::moderation::labels::{LabelState, LabelSubject};
 use crate::payload::{Action, LabelDefinition, LabelTarget, ListPurpose, Payload};
 use crate::reachability::{AddressKind, Reachability};
 use crate::store::StoreCounts;
@@ -487,6 +488,37 @@ pub struct LabelView {
     pub event: EventId,
 }
 
+impl From<TargetId> for LabelSubject {
+    fn from(target: TargetId) -> LabelSubject {
+        match target {
+            TargetId::Event(id) => LabelSubject::Event(id),
+            TargetId::Author(a) => LabelSubject::Author(a),
+        }
+    }
+}
+
+impl From<LabelSubject> for TargetId {
+    fn from(subject: LabelSubject) -> TargetId {
+        match subject {
+            LabelSubject::Event(id) => TargetId::Event(id),
+            LabelSubject::Author(a) => TargetId::Author(a),
+        }
+    }
+}
+
+impl LabelView {
+    /// A label in force on a target, as clients see it.
+    pub fn of(state: &LabelState) -> LabelView {
+        LabelView {
+            feed: state.feed,
+            value: state.value.clone(),
+            reason: state.reason.clone(),
+            expires_at: state.expires_at,
+            event: state.event,
+        }
+    }
+}
+
 /// `GET /v1/feeds/{feed}/labels`: one label a feed has in force, newest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssuedLabel {
@@ -500,6 +532,19 @@ pub struct IssuedLabel {
     pub expires_at: Option<Timestamp>,
     /// The deciding label event.
     pub event: EventId,
+}
+
+impl IssuedLabel {
+    /// A feed's label on `subject`, as clients see it.
+    pub fn of(subject: LabelSubject, state: &LabelState) -> IssuedLabel {
+        IssuedLabel {
+            target: subject.into(),
+            value: state.value.clone(),
+            reason: state.reason.clone(),
+            expires_at: state.expires_at,
+            event: state.event,
+        }
+    }
 }
 
 /// `GET /v1/lists`: one of this node's own published lists, as last published.

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use handbill_protocol::AuthorId;
-use handbill_protocol::api::{FollowRequest, Followed, Published};
+use handbill_protocol::api::{FollowRequest, NamedAuthor, Published};
 
 pub(super) async fn follows(State(state): State<ApiState>) -> ApiResult<Vec<AuthorId>> {
     state
@@ -17,21 +17,9 @@ pub(super) async fn follows(State(state): State<ApiState>) -> ApiResult<Vec<Auth
 }
 
 /// `GET /v1/following`: the follows with their names, for people (`/v1/follows` stays ids).
-pub(super) async fn following(State(state): State<ApiState>) -> ApiResult<Vec<Followed>> {
+pub(super) async fn following(State(state): State<ApiState>) -> ApiResult<Vec<NamedAuthor>> {
     state
-        .with_engine(|engine| {
-            engine
-                .settings()
-                .follows
-                .iter()
-                .map(|author| {
-                    Ok(Followed {
-                        author: *author,
-                        name: engine.profile(author)?.map(|p| p.name),
-                    })
-                })
-                .collect()
-        })
+        .with_engine(|engine| Ok(engine.following()?))
         .await
         .map(Json)
 }

@@ -20,11 +20,9 @@ pub(super) async fn labels(
     State(state): State<ApiState>,
     Path(target): Path<String>,
 ) -> ApiResult<Vec<LabelView>> {
-    let target = TargetId::parse(&target).map_err(|e| Failure::bad_request(e.to_string()))?;
-    let subject = match target {
-        TargetId::Event(id) => LabelSubject::Event(id),
-        TargetId::Author(a) => LabelSubject::Author(a),
-    };
+    let subject: LabelSubject = TargetId::parse(&target)
+        .map_err(|e| Failure::bad_request(e.to_string()))?
+        .into();
     state
         .with_engine(move |engine| {
             let t = now();
@@ -33,13 +31,7 @@ pub(super) async fn labels(
                 .on(&subject)
                 .iter()
                 .filter(|s| s.in_force(t))
-                .map(|s| LabelView {
-                    feed: s.feed,
-                    value: s.value.clone(),
-                    reason: s.reason.clone(),
-                    expires_at: s.expires_at,
-                    event: s.event,
-                })
+                .map(LabelView::of)
                 .collect())
         })
         .await
@@ -180,16 +172,7 @@ pub(super) async fn feed_labels(
                 .labels()
                 .issued_by(&feed, now(), limit)
                 .into_iter()
-                .map(|(subject, s)| IssuedLabel {
-                    target: match subject {
-                        LabelSubject::Event(id) => TargetId::Event(id),
-                        LabelSubject::Author(a) => TargetId::Author(a),
-                    },
-                    value: s.value.clone(),
-                    reason: s.reason.clone(),
-                    expires_at: s.expires_at,
-                    event: s.event,
-                })
+                .map(|(subject, s)| IssuedLabel::of(subject, s))
                 .collect())
         })
         .await

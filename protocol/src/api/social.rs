@@ -147,7 +147,7 @@ pub struct ListView {
     /// How subscribers use it.
     pub purpose: ListPurpose,
     /// Its members.
-    pub members: Vec<ListMember>,
+    pub members: Vec<NamedAuthor>,
 }
 
 impl super::OwnList {
@@ -164,18 +164,10 @@ impl super::OwnList {
     }
 }
 
-/// A list member with the name the node knows for them.
+/// An author with the name the node knows for them: a list member, someone followed
+/// (`GET /v1/following`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ListMember {
-    /// The member.
-    pub author: AuthorId,
-    /// Their display name, if a profile is held.
-    pub name: Option<String>,
-}
-
-/// `GET /v1/following`: someone this node follows, with the name it knows for them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Followed {
+pub struct NamedAuthor {
     /// The author.
     pub author: AuthorId,
     /// Their display name, if a profile is held.

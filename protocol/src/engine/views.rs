@@ -3,7 +3,7 @@
 //! here from the store.
 
 use super::Engine;
-use crate::api::{Counts, FeedItem, History, ListMember, ListView, Mine, Version};
+use crate::api::{Counts, FeedItem, History, ListView, Mine, NamedAuthor, Version};
 use crate::id::{AuthorId, EventId, ListId};
 use crate::payload::{Edit, List, Payload};
 use crate::relations::Relation;
@@ -172,6 +172,23 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
         Ok(newest.into_values().collect())
     }
 
+    /// `author` with the display name this node knows for them.
+    pub fn named(&self, author: &AuthorId) -> Result<NamedAuthor, StoreError> {
+        Ok(NamedAuthor {
+            author: *author,
+            name: self.display_name(author)?,
+        })
+    }
+
+    /// Who this node follows, with their names.
+    pub fn following(&self) -> Result<Vec<NamedAuthor>, StoreError> {
+        self.settings()
+            .follows
+            .iter()
+            .map(|a| self.named(a))
+            .collect()
+    }
+
     /// [`Engine::published_lists`] for people: members with the names the node knows.
     pub fn lists_of(&self, owner: &AuthorId) -> Result<Vec<ListView>, StoreError> {
         self.published_lists(owner)?
@@ -180,12 +197,7 @@ impl<S: Store, P: Ord + Clone> Engine<S, P> {
                 let members = l
                     .members
                     .iter()
-                    .map(|a| {
-                        Ok(ListMember {
-                            author: *a,
-                            name: self.display_name(a)?,
-                        })
-                    })
+                    .map(|a| self.named(a))
                     .collect::<Result<_, StoreError>>()?;
                 Ok(ListView {
                     id: ListId::derive(owner, &l.name),
